@@ -1,0 +1,80 @@
+# smsbilling: the two commands are `make run` and `make test`; everything they need is installed here.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Python 3.12 is the Lambda runtime; pyenv provides it on these machines. Override with PY312=/path.
+PY312 ?= $(shell PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12 || true)
+MINISTACK_VERSION := 1.5.33
+SAM_CLI_VERSION := 1.170.0
+
+VENV := .venv
+BIN := $(VENV)/bin
+MINISTACK := .local/ministack
+SAMCLI := .local/sam
+DEPS_LAYER := .build/deps-layer
+STAMP := .installed
+PIP := pip install --quiet --disable-pip-version-check
+
+.PHONY: help install run test lint typecheck unit integration template-check clean python
+
+help:
+	@echo "make run    install everything and start the platform on the local cloud (Ctrl-C stops it)"
+	@echo "make test   install everything and run every check (lint, types, unit, integration, template)"
+
+python:
+	@test -n "$(PY312)" && "$(PY312)" -c 'import sys; assert sys.version_info[:2] == (3, 12)' \
+	  || { echo "Python 3.12 not found (pyenv 3.12.1 or python3.12 on PATH); set PY312=/path/to/python3.12" >&2; exit 1; }
+
+$(BIN)/$(STAMP): pyproject.toml | python
+	test -x $(BIN)/python || $(PY312) -m venv $(VENV)
+	$(BIN)/$(PIP) -e '.[dev]'
+	touch $@
+
+# ministack pins its own botocore: it lives in its own venv, apart from the project's and SAM CLI's.
+$(MINISTACK)/$(STAMP): Makefile | python
+	test -x $(MINISTACK)/bin/python || $(PY312) -m venv $(MINISTACK)
+	$(MINISTACK)/bin/$(PIP) ministack==$(MINISTACK_VERSION) aws-sam-translator==1.115.0 boto3==1.43.106 botocore==1.43.106
+	touch $@
+
+$(SAMCLI)/$(STAMP): Makefile | python
+	test -x $(SAMCLI)/bin/python || $(PY312) -m venv $(SAMCLI)
+	$(SAMCLI)/bin/$(PIP) aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+# Third-party packages for the Lambda deps layer, as Lambda's x86_64 CPython 3.12 needs them.
+# botocore/urllib3 are pruned: the runtime's boto3 must keep its own.
+$(DEPS_LAYER)/$(STAMP): layers/deps/requirements.txt | $(BIN)/$(STAMP)
+	rm -rf $(DEPS_LAYER)
+	$(BIN)/$(PIP) --target $(DEPS_LAYER)/python --platform manylinux2014_x86_64 --implementation cp \
+	  --python-version 3.12 --only-binary=:all: -r layers/deps/requirements.txt
+	rm -rf $(DEPS_LAYER)/python/{botocore,botocore-*,urllib3,urllib3-*,bin}
+	touch $@
+
+install: $(BIN)/$(STAMP) $(MINISTACK)/$(STAMP) $(SAMCLI)/$(STAMP) $(DEPS_LAYER)/$(STAMP)
+
+run: install
+	$(BIN)/python -m infra.run_local
+
+lint: $(BIN)/$(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: $(BIN)/$(STAMP)
+	$(BIN)/mypy layers/core smpp_bridge infra functions/*/app.py
+
+template-check: install
+	$(BIN)/pytest tests/infra -q
+
+unit: $(BIN)/$(STAMP)
+	$(BIN)/pytest tests -q -m "not localcloud" --ignore=tests/infra
+
+integration: install
+	$(BIN)/pytest tests -q -m localcloud
+
+test: install lint typecheck
+	$(BIN)/pytest tests -q
+
+clean:
+	rm -rf .aws-sam .build .local/run .pytest_cache .mypy_cache .ruff_cache

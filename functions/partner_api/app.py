@@ -1,0 +1,36 @@
+"""Partner REST API (API Gateway REST → this Lambda). For now: health; the API grows here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from smsbilling.adapters import aws
+from smsbilling.settings import load_settings
+from smsbilling.web.problems import ApiProblem, install_problem_handlers
+
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayRestResolver(enable_validation=True)
+install_problem_handlers(app)
+
+
+@app.get("/health")
+def health() -> dict[str, Any]:
+    """Liveness plus a real read of the entities table, so a broken deployment shows here."""
+    settings = load_settings()
+    try:
+        aws.dynamodb().describe_table(TableName=settings.tables.entities)
+    except Exception as error:  # any failure of the dependency is "unavailable", never a 500
+        logger.warning("health check failed", extra={"error": type(error).__name__})
+        raise ApiProblem(503, "dependency_unavailable", "The entities table cannot be reached.") from error
+    return {"status": "ok", "stage": settings.stage}
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,35 @@
+"""boto3 clients, built once per process (Lambda reuses them across invocations).
+
+The endpoint comes from the SDK's own configuration (``AWS_ENDPOINT_URL`` for the local cloud),
+so the same code runs against AWS, the local cloud and DynamoDB Local.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
+
+
+@cache
+def dynamodb() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=_CONFIG)
+
+
+@cache
+def sqs() -> SQSClient:
+    return boto3.client("sqs", config=_CONFIG)
+
+
+@cache
+def s3() -> S3Client:
+    return boto3.client("s3", config=_CONFIG)

@@ -1,0 +1,46 @@
+"""In-memory fakes of the inbound ports, for unit tests and simulations.
+
+They pass the same contract tests as the DynamoDB adapters (tests/contract/test_inbound_contract.py).
+"""
+
+from __future__ import annotations
+
+from smsbilling.contracts import MoReceived
+from smsbilling.domain.inbound import MoState, OperatorLink, StoredMo
+
+
+class MemoryLinkDirectory:
+    def __init__(self) -> None:
+        self.links: dict[str, OperatorLink] = {}
+
+    def put_link(self, link: OperatorLink) -> None:
+        self.links[link.link_id] = link
+
+    def get_link(self, link_id: str) -> OperatorLink | None:
+        return self.links.get(link_id)
+
+
+class MemoryInboundStore:
+    def __init__(self) -> None:
+        self.messages: dict[str, StoredMo] = {}
+
+    def put_if_absent(self, mo: StoredMo) -> StoredMo:
+        return self.messages.setdefault(mo.message_id, mo)
+
+    def advance_state(self, message_id: str, from_state: MoState, to_state: MoState) -> bool:
+        current = self.messages.get(message_id)
+        if current is None or current.state is not from_state:
+            return False
+        self.messages[message_id] = current.model_copy(update={"state": to_state})
+        return True
+
+    def get(self, message_id: str) -> StoredMo | None:
+        return self.messages.get(message_id)
+
+
+class MemoryEventPublisher:
+    def __init__(self) -> None:
+        self.published: list[MoReceived] = []
+
+    def publish_mo_received(self, event: MoReceived) -> None:
+        self.published.append(event)

@@ -1,0 +1,88 @@
+"""Accepting MO messages from operator links, and their first step in the MO processor.
+
+Nothing is acknowledged to the operator before the message is stored *and* queued. Storing is
+idempotent on (link, operator message id): a retried delivery maps to the same platform id and is
+queued again only while it has not been picked up yet, so a crash between the store and the queue
+cannot lose it, and a retry after the pick-up cannot process it twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from smsbilling.contracts import MoReceived
+from smsbilling.domain.ids import inbound_message_id
+from smsbilling.domain.inbound import InboundMo, MoState, OperatorLink, StoredMo
+from smsbilling.domain.secrets import token_matches
+
+
+class LinkNotAuthorised(Exception):
+    """Unknown link, disabled link or wrong token: one answer for all, so ids cannot be probed."""
+
+
+class LinkDirectory(Protocol):
+    def get_link(self, link_id: str) -> OperatorLink | None: ...
+
+
+class InboundStore(Protocol):
+    def put_if_absent(self, mo: StoredMo) -> StoredMo:
+        """Store ``mo`` unless a message with its id exists; return the stored one either way."""
+        ...
+
+    def advance_state(self, message_id: str, from_state: MoState, to_state: MoState) -> bool:
+        """Move the message from ``from_state`` to ``to_state``; False if it was not in ``from_state``."""
+        ...
+
+    def get(self, message_id: str) -> StoredMo | None: ...
+
+
+class EventPublisher(Protocol):
+    def publish_mo_received(self, event: MoReceived) -> None: ...
+
+
+def authorise_link(links: LinkDirectory, link_id: str, token: str | None) -> OperatorLink:
+    link = links.get_link(link_id)
+    if (
+        link is None
+        or not link.enabled
+        or token is None
+        or link.http_token_hash is None
+        or not token_matches(token, link.http_token_hash)
+    ):
+        raise LinkNotAuthorised
+    return link
+
+
+def accept_mo(
+    link: OperatorLink, mo: InboundMo, *, now: datetime, store: InboundStore, events: EventPublisher
+) -> StoredMo:
+    """Store and queue an MO; safe to call again with the same operator message id."""
+    stored = store.put_if_absent(
+        StoredMo(
+            message_id=inbound_message_id(link.link_id, mo.operator_message_id),
+            link_id=link.link_id,
+            operator_id=link.operator_id,
+            operator_message_id=mo.operator_message_id,
+            source=mo.source,
+            destination=mo.destination,
+            text=mo.text,
+            state=MoState.RECEIVED,
+            received_at=now,
+        )
+    )
+    if stored.state is MoState.RECEIVED:
+        events.publish_mo_received(
+            MoReceived(message_id=stored.message_id, link_id=stored.link_id, received_at=stored.received_at)
+        )
+    return stored
+
+
+def pick_up_mo(event: MoReceived, *, store: InboundStore) -> StoredMo:
+    """The MO processor's first step: claim the message exactly once (redeliveries are no-ops)."""
+    stored = store.get(event.message_id)
+    if stored is None:
+        raise LookupError(f"MO {event.message_id} is queued but not stored")
+    if store.advance_state(event.message_id, MoState.RECEIVED, MoState.ACCEPTED):
+        return stored.model_copy(update={"state": MoState.ACCEPTED})
+    return stored

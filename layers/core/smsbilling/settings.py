@@ -1,0 +1,96 @@
+"""Every limit and tunable of the platform, in one validated settings model.
+
+Values come from environment variables with the prefix ``SMSBILLING_`` and ``__`` between a
+group and a field (``SMSBILLING_SMPP__WINDOW_OUTSTANDING_MAX=50``). Only composition roots
+(Lambda handlers, the bridge's ``__main__``, the local-cloud runner) call :func:`load_settings`;
+the domain and the logic receive the group they need as an argument, never read the environment.
+
+Names carry their unit last (``_s``, ``_ms``, ``_bytes``, ``_per_s``, ``_max``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TableNames(_Group):
+    """Physical resource names, injected by the template as environment variables."""
+
+    entities: str = "smsbilling-entities"
+    messages: str = "smsbilling-messages"
+    ledger: str = "smsbilling-ledger"
+    counters: str = "smsbilling-counters"
+    idempotency: str = "smsbilling-idempotency"
+
+
+class QueueUrls(_Group):
+    mo: str = ""
+    mt: str = ""
+    dlr: str = ""
+    outbound: str = ""
+
+
+class ApiLimits(_Group):
+    request_body_bytes_max: int = Field(default=256 * 1024, gt=0)
+    page_size_max: int = Field(default=200, gt=0)
+    idempotency_key_ttl_s: int = Field(default=24 * 3600, ge=24 * 3600)
+
+
+class MessageLimits(_Group):
+    text_chars_max: int = Field(default=1530, gt=0)
+    segments_max: int = Field(default=10, gt=0, le=255)
+    reassembly_timeout_s: int = Field(default=300, gt=0)
+    reassembly_pending_max: int = Field(default=10_000, gt=0)
+
+
+class LedgerLimits(_Group):
+    # filled in by the billing core
+    pass
+
+
+class SmppLimits(_Group):
+    pdu_size_bytes_max: int = Field(default=64 * 1024, ge=16)
+    window_outstanding_max: int = Field(default=10, gt=0)
+    enquire_link_interval_s: float = Field(default=30.0, gt=0)
+    response_timeout_s: float = Field(default=30.0, gt=0)
+    inactivity_timeout_s: float = Field(default=120.0, gt=0)
+    bind_timeout_s: float = Field(default=10.0, gt=0)
+    binds_per_account_max: int = Field(default=4, gt=0)
+    bind_failures_before_lockout_max: int = Field(default=5, gt=0)
+    lockout_s: float = Field(default=300.0, gt=0)
+    submit_rate_per_s: float = Field(default=100.0, gt=0)
+
+
+class BridgeSettings(_Group):
+    host: str = "127.0.0.1"
+    smpp_port: int = Field(default=0, ge=0, le=65535)
+    health_port: int = Field(default=0, ge=0, le=65535)
+    drain_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SMSBILLING_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    stage: str = "local"
+    tables: TableNames = TableNames()
+    queues: QueueUrls = QueueUrls()
+    api: ApiLimits = ApiLimits()
+    messages: MessageLimits = MessageLimits()
+    ledger: LedgerLimits = LedgerLimits()
+    smpp: SmppLimits = SmppLimits()
+    bridge: BridgeSettings = BridgeSettings()
+
+
+@lru_cache(maxsize=1)
+def load_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,74 @@
+"""HTTP problem responses (RFC 9457): the one place domain errors become HTTP answers.
+
+Every API function installs these handlers, so a client always gets ``application/problem+json``
+with a stable ``code`` and, for validation errors, the fields at fault.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+PROBLEM_JSON = "application/problem+json"
+
+logger = Logger(child=True)
+
+
+class ApiProblem(Exception):
+    """Raised by handlers and logic adapters to answer with a specific problem."""
+
+    def __init__(
+        self, status: int, code: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response[str]:
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        **extra,
+    }
+    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body), headers=headers)
+
+
+def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
+    fields = []
+    for item in error.errors():
+        location = [str(part) for part in item.get("loc", ()) if part != "body"]
+        fields.append({"field": ".".join(location), "reason": str(item.get("msg", "invalid"))})
+    return fields
+
+
+def install_problem_handlers(app: APIGatewayRestResolver) -> None:
+    @app.exception_handler(ApiProblem)
+    def _api_problem(error: ApiProblem) -> Response[str]:
+        return problem(error.status, error.code, error.detail, error.headers, **error.extra)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(error: RequestValidationError) -> Response[str]:
+        return problem(422, "validation_failed", "The request is not valid.", errors=_field_errors(error))
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response[str]:
+        return problem(404, "not_found", "No such resource.")
+
+    @app.exception_handler(json.JSONDecodeError)
+    def _bad_json(_: json.JSONDecodeError) -> Response[str]:
+        return problem(400, "malformed_json", "The request body is not valid JSON.")

@@ -1,0 +1,194 @@
+"""Template checks (R11): the linters, an offline ``sam build``, and the platform's policies.
+
+Policies are checked on the template itself, so a new queue, table or function that breaks one
+fails here, before anything is deployed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+SAM = ROOT / ".local" / "sam" / "bin" / "sam"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return cfn_yaml.load(str(TEMPLATE))  # type: ignore[no-any-return]
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def default(template: dict[str, Any], value: Any) -> Any:
+    """A literal, or the default of the parameter it refers to."""
+    if isinstance(value, dict) and "Ref" in value:
+        return template["Parameters"][value["Ref"]]["Default"]
+    return value
+
+
+def _sam_env() -> dict[str, str]:
+    import sys
+
+    return {
+        **os.environ,
+        "SAM_CLI_TELEMETRY": "0",
+        "PATH": f"{Path(sys.base_prefix) / 'bin'}:{os.environ['PATH']}",
+    }
+
+
+def test_cfn_lint_passes() -> None:
+    done = subprocess.run([str(ROOT / ".venv/bin/cfn-lint"), str(TEMPLATE)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_sam_validate_lint_passes() -> None:
+    done = subprocess.run(
+        [str(SAM), "validate", "--lint", "--template-file", str(TEMPLATE), "--region", "us-east-1"],
+        capture_output=True,
+        text=True,
+        env=_sam_env(),
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_sam_build_needs_no_network_and_no_docker(tmp_path: Path) -> None:
+    """Built inside a fresh network namespace (no interfaces but a down loopback): no pip, no Docker."""
+    if shutil.which("unshare") is None:
+        pytest.fail("unshare (util-linux) is needed to prove the build is offline")
+    build_dir = tmp_path / "build"
+    done = subprocess.run(
+        ["unshare", "-n", str(SAM), "build", "--build-dir", str(build_dir)],
+        capture_output=True,
+        text=True,
+        env=_sam_env(),
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (build_dir / "CoreLayer" / "python" / "smsbilling" / "settings.py").exists()
+    for fn in resources(template=cfn_yaml.load(str(TEMPLATE)), kind="AWS::Serverless::Function"):
+        assert (build_dir / fn / "app.py").exists(), fn
+
+
+def test_every_function_is_thin_and_on_the_shared_layers(template: dict[str, Any]) -> None:
+    assert template["Globals"]["Function"]["Runtime"] == "python3.12"
+    layers = template["Globals"]["Function"]["Layers"]
+    assert {"Ref": "CoreLayer"} in layers and {"Ref": "DepsLayer"} in layers
+    for name, fn in resources(template, "AWS::Serverless::Function").items():
+        code = ROOT / fn["Properties"]["CodeUri"]
+        assert sorted(p.name for p in code.iterdir() if p.suffix == ".py") == ["app.py"], name
+        assert len((code / "app.py").read_text().splitlines()) < 150, f"{name} handler is not thin"
+
+
+def test_every_lambda_queue_source_has_a_dlq_partial_failures_and_enough_visibility(
+    template: dict[str, Any],
+) -> None:
+    queues = resources(template, "AWS::SQS::Queue")
+    sources = 0
+    for name, fn in resources(template, "AWS::Serverless::Function").items():
+        timeout = default(
+            template, fn["Properties"].get("Timeout", template["Globals"]["Function"]["Timeout"])
+        )
+        for event in fn["Properties"].get("Events", {}).values():
+            if event["Type"] != "SQS":
+                continue
+            sources += 1
+            queue_name = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+            queue = queues[queue_name]["Properties"]
+            assert "RedrivePolicy" in queue, f"{queue_name} has no DLQ"
+            assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
+            assert default(template, queue["VisibilityTimeout"]) >= 6 * int(timeout), queue_name
+    assert sources >= 1
+
+
+def test_every_queue_has_a_dlq_and_every_dlq_an_alarm(template: dict[str, Any]) -> None:
+    queues = resources(template, "AWS::SQS::Queue")
+    dlqs = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in queues.values()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    assert set(queues) == dlqs | {n for n, q in queues.items() if "RedrivePolicy" in q["Properties"]}
+    alarmed = set()
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        for dim in alarm["Properties"].get("Dimensions", []):
+            if isinstance(dim["Value"], dict) and "Fn::GetAtt" in dim["Value"]:
+                alarmed.add(dim["Value"]["Fn::GetAtt"][0])
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert dlqs <= alarmed, f"DLQs without an alarm: {dlqs - alarmed}"
+
+
+def test_ledger_table_is_protected(template: dict[str, Any]) -> None:
+    ledger = template["Resources"]["LedgerTable"]
+    assert ledger["DeletionPolicy"] == "Retain"
+    assert ledger["Properties"]["DeletionProtectionEnabled"] is True
+    assert ledger["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    for name, table in resources(template, "AWS::DynamoDB::Table").items():
+        assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}, name
+
+
+def test_export_bucket_is_encrypted_versioned_private_and_tls_only(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["ExportBucket"]["Properties"]
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert (
+        all(bucket["PublicAccessBlockConfiguration"].values())
+        and len(bucket["PublicAccessBlockConfiguration"]) == 4
+    )
+    statement = template["Resources"]["ExportBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert statement["Effect"] == "Deny" and statement["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }
+
+
+def _policy_statements(fn: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for policy in fn["Properties"].get("Policies", []):
+        out.extend(policy.get("Statement", []) if isinstance(policy, dict) else [])
+    return out
+
+
+def test_no_wildcard_iam(template: dict[str, Any]) -> None:
+    text = json.dumps({k: v for k, v in template["Resources"].items() if k != "ExportBucketPolicy"})
+    assert '"Action": "*"' not in text and '"dynamodb:*"' not in text
+    for name, fn in resources(template, "AWS::Serverless::Function").items():
+        for statement in _policy_statements(fn):
+            assert statement["Resource"] != "*", name
+
+
+def test_api_is_throttled(template: dict[str, Any]) -> None:
+    settings = template["Resources"]["Api"]["Properties"]["MethodSettings"][0]
+    assert default(template, settings["ThrottlingRateLimit"]) > 0
+    assert default(template, settings["ThrottlingBurstLimit"]) > 0
+
+
+def test_bridge_is_declared_behind_a_condition_with_a_dockerfile(template: dict[str, Any]) -> None:
+    bridge = {n: r for n, r in template["Resources"].items() if n.startswith("Bridge")}
+    kinds = {r["Type"] for r in bridge.values()}
+    assert {
+        "AWS::ECS::Service",
+        "AWS::ECS::TaskDefinition",
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+    } <= kinds
+    assert all(r.get("Condition") == "HasBridge" for r in bridge.values())
+    assert (ROOT / "smpp_bridge" / "Dockerfile").exists()
+
+
+def test_schedules_exist(template: dict[str, Any]) -> None:
+    scheduled = [
+        n
+        for n, fn in resources(template, "AWS::Serverless::Function").items()
+        if any(e["Type"] == "Schedule" for e in fn["Properties"].get("Events", {}).values())
+    ]
+    assert scheduled, "no scheduled function"
