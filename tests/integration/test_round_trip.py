@@ -11,7 +11,7 @@ from smsbilling.adapters.dynamodb_inbound import DynamoInboundStore, DynamoLinkD
 from smsbilling.domain.inbound import MoState, OperatorLink
 from smsbilling.domain.secrets import hash_token
 
-from .conftest import Stack
+from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.localcloud
 
