@@ -59,7 +59,13 @@ def summary(cloud: LocalCloud, demo: demo_data.Demo, smpp_port: int, health_port
         "api_base": cloud.api_base,
         "health": f"{cloud.api_base}/health",
         "bridge": {"smpp": f"127.0.0.1:{smpp_port}", "health": f"http://127.0.0.1:{health_port}/health"},
-        "demo": {"operator_http_link": demo.http_link_id, "operator_http_token": demo.http_link_token},
+        "demo": {
+            "operator_http_link": demo.http_link.link_id,
+            "operator_http_token": demo.http_link_token,
+            "partner_api_key": demo.partner_api_key,
+            "partner_smpp": {"system_id": demo.smpp_system_id, "password": demo.smpp_password},
+            "service": {"prefix": demo.service.prefix, "short_number": demo.short_number.number},
+        },
         "outputs": cloud.outputs,
     }
 
@@ -77,7 +83,7 @@ smsbilling is running on the local cloud ({info["aws_endpoint"]})
   details          {ROOT / ".local/run/stack.json"}
 
 Send a test MO as the demo operator:
-  curl -s -X POST {api_base}/operator/links/{demo.http_link_id}/mo \\
+  curl -s -X POST {api_base}/operator/links/{demo.http_link.link_id}/mo \\
     -H 'Authorization: Bearer {demo.http_link_token}' -H 'Content-Type: application/json' \\
     -d '{{"operator_message_id": "m-1", "source": "447700900123", "destination": "4444", "text": "ABC 123"}}'
 
@@ -99,7 +105,7 @@ def main() -> None:
         cloud.start()
         print("building and deploying template.yaml with sam ...", flush=True)
         cloud.deploy()
-        demo = demo_data.load(cloud.client("dynamodb"), {"entities": cloud.outputs["EntitiesTableName"]})
+        demo = demo_data.load(cloud.client("dynamodb"), cloud.outputs["EntitiesTableName"])
         smpp_port, health_port = (
             _port("SMSBILLING_BRIDGE__SMPP_PORT"),
             _port("SMSBILLING_BRIDGE__HEALTH_PORT"),

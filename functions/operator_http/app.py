@@ -15,8 +15,10 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from smsbilling.adapters import aws
-from smsbilling.adapters.dynamodb_inbound import DynamoInboundStore, DynamoLinkDirectory
+from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
+from smsbilling.adapters.dynamodb_inbound import DynamoInboundStore
 from smsbilling.adapters.sqs_events import SqsEventPublisher
 from smsbilling.domain.inbound import InboundMo
 from smsbilling.logic.mo_intake import LinkNotAuthorised, accept_mo, authorise_link
@@ -41,7 +43,7 @@ def receive_mo(link_id: Annotated[str, Path(max_length=64)], mo: InboundMo) -> R
     settings = load_settings()
     client = aws.dynamodb()
     try:
-        link = authorise_link(DynamoLinkDirectory(client, settings.tables.entities), link_id, _bearer_token())
+        link = authorise_link(DynamoEntityStore(client, settings.tables.entities), link_id, _bearer_token())
     except LinkNotAuthorised:
         raise ApiProblem(401, "link_unauthorised", "Unknown link or wrong credentials.") from None
     stored = accept_mo(

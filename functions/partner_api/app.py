@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from smsbilling.adapters import aws
 from smsbilling.settings import load_settings
 from smsbilling.web.problems import ApiProblem, install_problem_handlers

@@ -7,10 +7,12 @@ import time
 import uuid
 
 import pytest
-from smsbilling.adapters.dynamodb_inbound import DynamoInboundStore, DynamoLinkDirectory
-from smsbilling.domain.inbound import MoState, OperatorLink
-from smsbilling.domain.secrets import hash_token
 
+from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
+from smsbilling.adapters.dynamodb_inbound import DynamoInboundStore
+from smsbilling.domain.entities import OperatorLink, Protocol
+from smsbilling.domain.inbound import MoState
+from smsbilling.domain.secrets import hash_token
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.localcloud
@@ -33,10 +35,10 @@ def link_id(stack: Stack) -> str:
     link = OperatorLink(
         link_id=f"l-{uuid.uuid4().hex[:8]}",
         operator_id="op-test",
-        protocol="http",
+        protocol=Protocol.HTTP,
         http_token_hash=hash_token(TOKEN),
     )
-    DynamoLinkDirectory(stack.client("dynamodb"), stack.outputs["EntitiesTableName"]).put_link(link)
+    DynamoEntityStore(stack.client("dynamodb"), stack.outputs["EntitiesTableName"]).put(link)
     return link.link_id
 
 

@@ -1,9 +1,4 @@
-"""DynamoDB adapters for operator links (entities table) and inbound messages (messages table).
-
-Item layout:
-- entities: ``pk = "OPLINK#<link_id>"``, ``sk = "META"``
-- messages: ``pk = "MSG#<message_id>"``, ``sk = "META"``
-"""
+"""DynamoDB adapter for inbound messages (messages table): ``pk = "MSG#<message_id>"``, ``sk = "META"``."""
 
 from __future__ import annotations
 
@@ -12,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from smsbilling.domain.inbound import MoState, OperatorLink, StoredMo
+from smsbilling.domain.inbound import MoState, StoredMo
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -20,44 +15,8 @@ if TYPE_CHECKING:
 _META = "META"
 
 
-def _link_key(link_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"OPLINK#{link_id}"}, "sk": {"S": _META}}
-
-
 def _msg_key(message_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"MSG#{message_id}"}, "sk": {"S": _META}}
-
-
-class DynamoLinkDirectory:
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
-        self._client = client
-        self._table = table
-
-    def put_link(self, link: OperatorLink) -> None:
-        item: dict[str, Any] = {
-            **_link_key(link.link_id),
-            "type": {"S": "operator_link"},
-            "operator_id": {"S": link.operator_id},
-            "protocol": {"S": link.protocol},
-            "enabled": {"BOOL": link.enabled},
-        }
-        if link.http_token_hash is not None:
-            item["http_token_hash"] = {"S": link.http_token_hash}
-        self._client.put_item(TableName=self._table, Item=item)
-
-    def get_link(self, link_id: str) -> OperatorLink | None:
-        item = self._client.get_item(TableName=self._table, Key=_link_key(link_id), ConsistentRead=True).get(
-            "Item"
-        )
-        if item is None:
-            return None
-        return OperatorLink(
-            link_id=link_id,
-            operator_id=item["operator_id"]["S"],
-            protocol=item["protocol"]["S"],
-            http_token_hash=item["http_token_hash"]["S"] if "http_token_hash" in item else None,
-            enabled=item["enabled"]["BOOL"],
-        )
 
 
 def _mo_to_item(mo: StoredMo) -> dict[str, Any]:

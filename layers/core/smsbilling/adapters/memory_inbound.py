@@ -6,18 +6,7 @@ They pass the same contract tests as the DynamoDB adapters (tests/contract/test_
 from __future__ import annotations
 
 from smsbilling.contracts import MoReceived
-from smsbilling.domain.inbound import MoState, OperatorLink, StoredMo
-
-
-class MemoryLinkDirectory:
-    def __init__(self) -> None:
-        self.links: dict[str, OperatorLink] = {}
-
-    def put_link(self, link: OperatorLink) -> None:
-        self.links[link.link_id] = link
-
-    def get_link(self, link_id: str) -> OperatorLink | None:
-        return self.links.get(link_id)
+from smsbilling.domain.inbound import MoState, StoredMo
 
 
 class MemoryInboundStore:

@@ -13,18 +13,6 @@ class MoState(StrEnum):
     ACCEPTED = "accepted"  # picked up by the MO processor
 
 
-class OperatorLink(BaseModel):
-    """A connection to an operator or upstream aggregator (the stored form)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    link_id: str
-    operator_id: str
-    protocol: str
-    http_token_hash: str | None = None
-    enabled: bool = True
-
-
 class InboundMo(BaseModel):
     """An MO as submitted by an operator link over HTTP (the input form)."""
 

@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import Protocol
 
 from smsbilling.contracts import MoReceived
+from smsbilling.domain.entities import Entity, OperatorLink
 from smsbilling.domain.ids import inbound_message_id
-from smsbilling.domain.inbound import InboundMo, MoState, OperatorLink, StoredMo
+from smsbilling.domain.inbound import InboundMo, MoState, StoredMo
 from smsbilling.domain.secrets import token_matches
 
 
@@ -21,8 +22,8 @@ class LinkNotAuthorised(Exception):
     """Unknown link, disabled link or wrong token: one answer for all, so ids cannot be probed."""
 
 
-class LinkDirectory(Protocol):
-    def get_link(self, link_id: str) -> OperatorLink | None: ...
+class EntityReader(Protocol):
+    def get[E: Entity](self, model: type[E], entity_id: str) -> E | None: ...
 
 
 class InboundStore(Protocol):
@@ -41,8 +42,8 @@ class EventPublisher(Protocol):
     def publish_mo_received(self, event: MoReceived) -> None: ...
 
 
-def authorise_link(links: LinkDirectory, link_id: str, token: str | None) -> OperatorLink:
-    link = links.get_link(link_id)
+def authorise_link(entities: EntityReader, link_id: str, token: str | None) -> OperatorLink:
+    link = entities.get(OperatorLink, link_id)
     if (
         link is None
         or not link.enabled
