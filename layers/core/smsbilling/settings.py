@@ -51,8 +51,20 @@ class MessageLimits(_Group):
 
 
 class LedgerLimits(_Group):
-    # filled in by the billing core
-    pass
+    """The ledger's limits and hot-account knobs (see docs/billing.md for the arithmetic).
+
+    Shard counts may only grow: a store opened with more shards opens the missing items, and
+    balances are read over every shard up to the count.
+    """
+
+    platform_balance_shards_count: int = Field(default=64, ge=1, le=100)
+    partner_balance_shards_count: int = Field(default=8, ge=1, le=100)
+    transfer_legs_max: int = Field(default=16, ge=2, le=99)  # + 1 record <= 100 items per transaction
+    conflict_retries_max: int = Field(default=6, ge=0, le=20)
+    conflict_backoff_base_ms: int = Field(default=5, ge=1, le=1000)
+    credit_block_size_credits: int = Field(default=100, gt=0)
+    credit_block_slots_max: int = Field(default=8, gt=0, le=64)
+    post_batch_transfers_max: int = Field(default=25, ge=1, le=50)  # transfers per aggregated transaction
 
 
 class SmppLimits(_Group):
@@ -70,9 +82,13 @@ class SmppLimits(_Group):
 
 class BridgeSettings(_Group):
     host: str = "127.0.0.1"
-    smpp_port: int = Field(default=0, ge=0, le=65535)
+    smpp_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
+    smpp_tls_port: int | None = Field(default=None, ge=0, le=65535, description="None: no TLS listener")
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
     health_port: int = Field(default=0, ge=0, le=65535)
     drain_timeout_s: float = Field(default=10.0, gt=0)
+    queue_linger_s: float = Field(default=0.005, ge=0, le=1.0)
 
 
 class Settings(BaseSettings):
