@@ -30,6 +30,7 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 MINISTACK_PYTHON = ROOT / ".local" / "ministack" / "bin" / "python"
 SAM = ROOT / ".local" / "sam" / "bin" / "sam"
+DEFAULT_RUN_DIR = ROOT / ".local" / "run"
 REGION = "us-east-1"
 ARTIFACT_BUCKET = "sam-artifacts"
 
@@ -82,7 +83,9 @@ class LocalCloud:
     name: str = "smsbilling"
     port: int = 0
     parameter_overrides: dict[str, str] = field(default_factory=dict)
-    workdir: Path = field(default_factory=lambda: ROOT / ".local" / "run")
+    workdir: Path = field(
+        default_factory=lambda: Path(os.environ.get("SMSBILLING_RUN_DIR", ROOT / ".local" / "run"))
+    )
     _process: subprocess.Popen[bytes] | None = None
     outputs: dict[str, str] = field(default_factory=dict)
 

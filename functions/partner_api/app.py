@@ -17,9 +17,11 @@ logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver(enable_validation=True)
 install_problem_handlers(app)
+# Swagger UI with its assets inlined from Powertools (works offline); JSON at /docs?format=json.
+app.enable_swagger(path="/docs", title="smsbilling partner API", version="1")
 
 
-@app.get("/health")
+@app.get("/health", summary="Service health", tags=["operations"])
 def health() -> dict[str, Any]:
     """Liveness plus a real read of the entities table, so a broken deployment shows here."""
     settings = load_settings()

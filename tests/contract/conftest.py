@@ -55,14 +55,24 @@ def _dynamodb_local(request: pytest.FixtureRequest) -> LedgerStore:
     return DynamoDbLedgerStore(table, client, CONTRACT_LIMITS)
 
 
+def _localcloud(request: pytest.FixtureRequest) -> LedgerStore:
+    """The local cloud's DynamoDB (ministack), where the deployed functions keep the ledger."""
+    client = request.getfixturevalue("stack").client("dynamodb")
+    table = f"ledger-{uuid.uuid4().hex[:12]}"
+    create_ledger_table(client, table)
+    return DynamoDbLedgerStore(table, client, CONTRACT_LIMITS)
+
+
 STORE_FACTORIES: dict[str, Callable[[pytest.FixtureRequest], LedgerStore]] = {
     "memory": _memory,
     "dynamodb_local": _dynamodb_local,
+    "localcloud": _localcloud,
 }
 
 STORE_PARAMS = [
     pytest.param("memory", id="memory"),
     pytest.param("dynamodb_local", id="dynamodb_local", marks=pytest.mark.dynamodb_local),
+    pytest.param("localcloud", id="localcloud", marks=pytest.mark.localcloud),
 ]
 
 

@@ -13,7 +13,7 @@ from smsbilling.adapters.dynamodb_inbound import DynamoInboundStore
 from smsbilling.domain.entities import OperatorLink, Protocol
 from smsbilling.domain.inbound import MoState
 from smsbilling.domain.secrets import hash_token
-from tests.integration.conftest import Stack
+from tests.conftest import Stack
 
 pytestmark = pytest.mark.localcloud
 
@@ -104,6 +104,14 @@ def test_bad_credentials_and_bad_bodies_change_nothing(stack: Stack, link_id: st
     from smsbilling.domain.ids import inbound_message_id
 
     assert store.get(inbound_message_id(link_id, op_id)) is None
+
+
+def test_api_docs_are_served_offline(stack: Stack) -> None:
+    page = stack.api.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "SwaggerUIBundle" in page.text and "unpkg.com" not in page.text and "cdn" not in page.text.lower()
+    spec = stack.api.get("/docs", params={"format": "json"}).json()
+    assert spec["openapi"].startswith("3.1") and "/health" in spec["paths"]
 
 
 def test_unknown_route_is_a_problem_not_a_500(stack: Stack) -> None:

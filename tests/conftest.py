@@ -1,4 +1,4 @@
-"""One local cloud for the whole integration session: ministack on a free port, template deployed once."""
+"""Shared fixtures. `stack`: one local cloud for the whole session (ministack on a free port, template deployed once)."""
 
 from __future__ import annotations
 
