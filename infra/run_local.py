@@ -8,6 +8,7 @@ Settings (environment variables):
   SMSBILLING_LOCALCLOUD_PORT     ministack's port (default: a free port)
   SMSBILLING_BRIDGE__SMPP_PORT   the bridge's SMPP port (default: a free port)
   SMSBILLING_BRIDGE__HEALTH_PORT the bridge's health/metrics HTTP port (default: a free port)
+  SMSBILLING_RUN_DIR             where logs, builds and stack.json go (default: .local/run)
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def summary(cloud: LocalCloud, demo: demo_data.Demo, smpp_port: int, health_port
         "aws_endpoint": cloud.endpoint,
         "api_base": cloud.api_base,
         "health": f"{cloud.api_base}/health",
+        "docs": f"{cloud.api_base}/docs",
         "bridge": {"smpp": f"127.0.0.1:{smpp_port}", "health": f"http://127.0.0.1:{health_port}/health"},
         "demo": {
             "operator_http_link": demo.http_link.link_id,
@@ -66,6 +68,7 @@ def summary(cloud: LocalCloud, demo: demo_data.Demo, smpp_port: int, health_port
             "partner_smpp": {"system_id": demo.smpp_system_id, "password": demo.smpp_password},
             "service": {"prefix": demo.service.prefix, "short_number": demo.short_number.number},
         },
+        "details": str(cloud.workdir / "stack.json"),
         "outputs": cloud.outputs,
     }
 
@@ -77,10 +80,11 @@ def _print_banner(info: dict[str, object], demo: demo_data.Demo, api_base: str) 
         f"""
 smsbilling is running on the local cloud ({info["aws_endpoint"]})
   API base URL     {api_base}
+  API docs         {info["docs"]}
   health           {info["health"]}
   bridge SMPP      {bridge["smpp"]}
   bridge health    {bridge["health"]}
-  details          {ROOT / ".local/run/stack.json"}
+  details          {info["details"]}
 
 Send a test MO as the demo operator:
   curl -s -X POST {api_base}/operator/links/{demo.http_link.link_id}/mo \\
@@ -99,7 +103,8 @@ def _raise_interrupt(*_: object) -> None:
 def main() -> None:
     cloud = LocalCloud(name="smsbilling", port=_port("SMSBILLING_LOCALCLOUD_PORT"))
     bridge: subprocess.Popen[bytes] | None = None
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a background job may inherit SIG_IGN
+        signal.signal(signum, _raise_interrupt)
     try:
         print(f"starting the local cloud on {cloud.endpoint or '127.0.0.1'} ...", flush=True)
         cloud.start()

@@ -15,7 +15,9 @@ pytestmark = pytest.mark.localcloud
 
 
 def _invoke(stack: Stack) -> dict[str, object]:
-    response = stack.client("lambda").invoke(FunctionName=stack.outputs["ReconcileFunctionName"], Payload=b"{}")
+    response = stack.client("lambda").invoke(
+        FunctionName=stack.outputs["ReconcileFunctionName"], Payload=b"{}"
+    )
     assert "FunctionError" not in response, response["Payload"].read()
     result: dict[str, object] = json.loads(response["Payload"].read())
     return result
@@ -35,11 +37,19 @@ def test_reconciliation_passes_then_finds_a_tampered_balance(stack: Stack) -> No
 
     # Someone edits a balance item by hand: reconciliation must notice.
     item = next(i for i in client.scan(TableName=table)["Items"] if i["sk"]["S"] == "B" and "net" in i)
-    client.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
-                       UpdateExpression="ADD net :one", ExpressionAttributeValues={":one": {"N": "1"}})
+    client.update_item(
+        TableName=table,
+        Key={"pk": item["pk"], "sk": item["sk"]},
+        UpdateExpression="ADD net :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
     tampered = _invoke(stack)
     assert tampered["ok"] is False and tampered["discrepancies"] >= 1
 
-    client.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
-                       UpdateExpression="ADD net :minus", ExpressionAttributeValues={":minus": {"N": "-1"}})
+    client.update_item(
+        TableName=table,
+        Key={"pk": item["pk"], "sk": item["sk"]},
+        UpdateExpression="ADD net :minus",
+        ExpressionAttributeValues={":minus": {"N": "-1"}},
+    )
     assert _invoke(stack)["ok"] is True

@@ -1,0 +1,90 @@
+"""The bridge process: listeners, health, and a graceful drain, composed from the settings.
+
+On SIGTERM it stops accepting connections, reports 503 on /health (so the load balancer stops
+sending new ones), lets every bind finish its window of accepted submits, unbinds, and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from dataclasses import asdict
+from typing import Any
+
+from smpp_bridge.auth import Authenticator
+from smpp_bridge.health import HealthServer
+from smpp_bridge.server import ServerContext, serve_connection
+from smpp_bridge.sinks import MtSink
+from smsbilling.domain.entities import SmppAccount
+from smsbilling.settings import Settings
+
+logger = logging.getLogger("smpp_bridge")
+
+
+class Bridge:
+    def __init__(self, settings: Settings, *, accounts: Any, sink: MtSink) -> None:
+        """``accounts`` has ``get(SmppAccount, system_id)`` (the entity store, blocking I/O)."""
+        self.settings = settings
+        self._accounts = accounts
+        authenticator = Authenticator(
+            lookup=self._lookup,
+            failures_before_lockout_max=settings.smpp.bind_failures_before_lockout_max,
+            lockout_s=settings.smpp.lockout_s,
+        )
+        self.ctx = ServerContext(limits=settings.smpp, authenticator=authenticator, sink=sink)
+        self._servers: list[asyncio.Server] = []
+        self._health = HealthServer(self._healthy, self.metrics)
+        self._draining = False
+        self.ports: dict[str, int] = {}
+
+    async def _lookup(self, system_id: str) -> SmppAccount | None:
+        account: SmppAccount | None = await asyncio.to_thread(self._accounts.get, SmppAccount, system_id)
+        return account
+
+    def _healthy(self) -> bool:
+        return not self._draining
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            **asdict(self.ctx.stats),
+            "binds": self.ctx.authenticator.binds(),
+            "open_connections": len(self.ctx.connections),
+            "window_in_use": sum(len(c.in_flight) for c in self.ctx.connections),
+            "draining": self._draining,
+        }
+
+    async def start(self) -> dict[str, int]:
+        b = self.settings.bridge
+        plain = await asyncio.start_server(self._serve, b.host, b.smpp_port)
+        self._servers.append(plain)
+        self.ports["smpp"] = plain.sockets[0].getsockname()[1]
+        if b.smpp_tls_port is not None:
+            if not (b.tls_cert_file and b.tls_key_file):
+                raise ValueError("smpp_tls_port needs tls_cert_file and tls_key_file")
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.load_cert_chain(b.tls_cert_file, b.tls_key_file)
+            tls = await asyncio.start_server(self._serve, b.host, b.smpp_tls_port, ssl=context)
+            self._servers.append(tls)
+            self.ports["smpp_tls"] = tls.sockets[0].getsockname()[1]
+        self.ports["health"] = await self._health.start(b.host, b.health_port)
+        logger.info("bridge listening", extra={"ports": self.ports})
+        return self.ports
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._draining:
+            writer.close()
+            return
+        await serve_connection(self.ctx, reader, writer)
+
+    async def drain(self) -> None:
+        self._draining = True
+        for server in self._servers:
+            server.close()
+        timeout_s = self.settings.bridge.drain_timeout_s
+        connections = list(self.ctx.connections)
+        if connections:
+            await asyncio.gather(*(c.drain(timeout_s) for c in connections), return_exceptions=True)
+        await self._health.stop()
+        logger.info("bridge drained", extra={"metrics": self.metrics()})

@@ -1,0 +1,127 @@
+"""Sans-I/O SMPP 3.4 core: codec, framing and session state machine for both roles.
+
+No sockets, no asyncio, no clock: bytes and ``now`` in, frozen-dataclass events and bytes out.
+The asyncio server and client in ``smpp_bridge`` pump bytes through :class:`SmppSession`.
+
+Module map: ``constants`` (ids, statuses), ``pdus`` (dataclasses + layouts), ``tlv`` (optional
+parameters), ``codec`` / ``fastpath`` (one PDU <-> bytes), ``stream`` (framing), ``rules``
+(state tables), ``session`` (the state machine), ``events``, ``errors`` (the one exception).
+Design notes: ``docs/adr/0002-smpp-core.md``.
+"""
+
+from .codec import decode_pdu, encode_pdu
+from .errors import SmppError
+from .events import (
+    BindRequested,
+    Event,
+    OutbindReceived,
+    RequestFailed,
+    RequestReceived,
+    RequestTimedOut,
+    ResponseReceived,
+    SendData,
+    SessionClosed,
+    UnexpectedPdu,
+)
+from .pdus import (
+    AlertNotification,
+    Bind,
+    BindReceiver,
+    BindReceiverResp,
+    BindResp,
+    BindTransceiver,
+    BindTransceiverResp,
+    BindTransmitter,
+    BindTransmitterResp,
+    CancelSm,
+    CancelSmResp,
+    DataSm,
+    DataSmResp,
+    DeliverSm,
+    DeliverSmResp,
+    DestAddress,
+    DistributionList,
+    EnquireLink,
+    EnquireLinkResp,
+    GenericNack,
+    MessageIdResp,
+    Outbind,
+    Pdu,
+    QuerySm,
+    QuerySmResp,
+    ReplaceSm,
+    ReplaceSmResp,
+    ShortMessagePdu,
+    SmeAddress,
+    SubmitMulti,
+    SubmitMultiResp,
+    SubmitSm,
+    SubmitSmResp,
+    Unbind,
+    UnbindResp,
+    UnsuccessSme,
+)
+from .rules import Role, State
+from .session import SessionConfig, SessionLimits, SmppSession
+from .stream import PduDecoder
+from .tlv import Tlv, TlvDef
+
+__all__ = [
+    "AlertNotification",
+    "Bind",
+    "BindReceiver",
+    "BindReceiverResp",
+    "BindRequested",
+    "BindResp",
+    "BindTransceiver",
+    "BindTransceiverResp",
+    "BindTransmitter",
+    "BindTransmitterResp",
+    "CancelSm",
+    "CancelSmResp",
+    "DataSm",
+    "DataSmResp",
+    "DeliverSm",
+    "DeliverSmResp",
+    "DestAddress",
+    "DistributionList",
+    "EnquireLink",
+    "EnquireLinkResp",
+    "Event",
+    "GenericNack",
+    "MessageIdResp",
+    "Outbind",
+    "OutbindReceived",
+    "Pdu",
+    "PduDecoder",
+    "QuerySm",
+    "QuerySmResp",
+    "ReplaceSm",
+    "ReplaceSmResp",
+    "RequestFailed",
+    "RequestReceived",
+    "RequestTimedOut",
+    "ResponseReceived",
+    "Role",
+    "SendData",
+    "SessionClosed",
+    "SessionConfig",
+    "SessionLimits",
+    "ShortMessagePdu",
+    "SmeAddress",
+    "SmppError",
+    "SmppSession",
+    "State",
+    "SubmitMulti",
+    "SubmitMultiResp",
+    "SubmitSm",
+    "SubmitSmResp",
+    "Tlv",
+    "TlvDef",
+    "Unbind",
+    "UnbindResp",
+    "UnexpectedPdu",
+    "UnsuccessSme",
+    "decode_pdu",
+    "encode_pdu",
+]
