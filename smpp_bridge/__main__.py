@@ -11,6 +11,7 @@ from smpp_bridge.app import Bridge
 from smpp_bridge.sinks import SqsBatchSink
 from smsbilling.adapters import aws
 from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
+from smsbilling.adapters.dynamodb_outbox import DynamoOutboxStore
 from smsbilling.settings import load_settings
 
 
@@ -32,7 +33,12 @@ async def main() -> None:
     if not settings.queues.mt:
         raise SystemExit("SMSBILLING_QUEUES__MT is not set: the bridge has nowhere to put submits")
     sink = SqsBatchSink(aws.sqs(), settings.queues.mt, linger_s=settings.bridge.queue_linger_s)
-    bridge = Bridge(settings, accounts=DynamoEntityStore(aws.dynamodb(), settings.tables.entities), sink=sink)
+    bridge = Bridge(
+        settings,
+        accounts=DynamoEntityStore(aws.dynamodb(), settings.tables.entities),
+        sink=sink,
+        outbox=DynamoOutboxStore(aws.dynamodb(), settings.tables.messages),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

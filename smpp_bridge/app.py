@@ -14,16 +14,18 @@ from typing import Any
 
 from smpp_bridge.auth import Authenticator
 from smpp_bridge.health import HealthServer
+from smpp_bridge.outbox import Outbox
 from smpp_bridge.server import ServerContext, serve_connection
 from smpp_bridge.sinks import MtSink
 from smsbilling.domain.entities import SmppAccount
+from smsbilling.ports import OutboxStore
 from smsbilling.settings import Settings
 
 logger = logging.getLogger("smpp_bridge")
 
 
 class Bridge:
-    def __init__(self, settings: Settings, *, accounts: Any, sink: MtSink) -> None:
+    def __init__(self, settings: Settings, *, accounts: Any, sink: MtSink, outbox: OutboxStore) -> None:
         """``accounts`` has ``get(SmppAccount, system_id)`` (the entity store, blocking I/O)."""
         self.settings = settings
         self._accounts = accounts
@@ -32,7 +34,14 @@ class Bridge:
             failures_before_lockout_max=settings.smpp.bind_failures_before_lockout_max,
             lockout_s=settings.smpp.lockout_s,
         )
-        self.ctx = ServerContext(limits=settings.smpp, authenticator=authenticator, sink=sink)
+        self.ctx = ServerContext(
+            limits=settings.smpp,
+            authenticator=authenticator,
+            sink=sink,
+            outbox=outbox,
+            bridge=settings.bridge,
+        )
+        self.outbox = Outbox(outbox, self.ctx.wake_outbox)
         self._servers: list[asyncio.Server] = []
         self._health = HealthServer(self._healthy, self.metrics)
         self._draining = False

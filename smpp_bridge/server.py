@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from smpp_bridge.auth import Authenticator, BindRefused
+from smpp_bridge.outbox import deliver_sm_for
 from smpp_bridge.ratelimit import TokenBucket
 from smpp_bridge.sinks import MtSink, SinkUnavailable
 from smpp_bridge.smpp import (
@@ -30,7 +31,10 @@ from smpp_bridge.smpp import (
     Pdu,
     QuerySmResp,
     ReplaceSmResp,
+    RequestFailed,
     RequestReceived,
+    RequestTimedOut,
+    ResponseReceived,
     Role,
     SendData,
     SessionClosed,
@@ -47,7 +51,9 @@ from smpp_bridge.smpp.pdus import PDU_CLASSES
 from smpp_bridge.smpp.tlv import MESSAGE_PAYLOAD
 from smsbilling.contracts import SendMt
 from smsbilling.domain.entities import SmppAccount
-from smsbilling.settings import SmppLimits
+from smsbilling.domain.outbox import OutboxItem
+from smsbilling.ports import OutboxStore
+from smsbilling.settings import BridgeSettings, SmppLimits
 
 logger = logging.getLogger("smpp_bridge.server")
 
@@ -69,6 +75,9 @@ class BridgeStats:
     submits_throttled: int = 0
     submits_failed: int = 0
     protocol_errors: int = 0
+    outbox_delivered: int = 0
+    outbox_refused: int = 0
+    outbox_possible_duplicates: int = 0  # sent, but no answer: the partner may have it twice
 
 
 @dataclass
@@ -78,9 +87,16 @@ class ServerContext:
     limits: SmppLimits
     authenticator: Authenticator
     sink: MtSink
+    outbox: OutboxStore
+    bridge: BridgeSettings = field(default_factory=BridgeSettings)
     clock: Callable[[], float] = time.monotonic
     stats: BridgeStats = field(default_factory=BridgeStats)
     connections: set[Connection] = field(default_factory=set)
+    outbox_wakers: dict[str, set[asyncio.Event]] = field(default_factory=dict)
+
+    def wake_outbox(self, system_id: str) -> None:
+        for waker in self.outbox_wakers.get(system_id, ()):
+            waker.set()
 
 
 class Connection:
@@ -100,6 +116,9 @@ class Connection:
         self.in_flight: set[asyncio.Task[None]] = set()
         self._timer_wakeup = asyncio.Event()
         self._closed = False
+        self._outbox_wakeup = asyncio.Event()
+        self._pump: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ pumping
     async def run(self) -> None:
@@ -136,6 +155,8 @@ class Connection:
                 await self._on_bind(event)
             elif isinstance(event, RequestReceived):
                 self._on_request(event.pdu)
+            elif isinstance(event, ResponseReceived | RequestTimedOut | RequestFailed):
+                self._on_outcome(event)
             elif isinstance(event, SessionClosed):
                 logger.info("session closed", extra={"peer": self.peer_ip, "reason": event.reason})
                 self._closed = True
@@ -167,6 +188,55 @@ class Connection:
         self._write(
             self.session.accept_bind(system_id="smsbilling", interface_version=c.INTERFACE_VERSION_34)
         )
+        if account.owner_kind == "partner" and self.session.state in (State.BOUND_RX, State.BOUND_TRX):
+            self.ctx.outbox_wakers.setdefault(account.system_id, set()).add(self._outbox_wakeup)
+            self._pump = asyncio.create_task(self._pump_outbox(account.system_id))
+
+    # ------------------------------------------------------------------ outbox (MOs, receipts)
+    async def _pump_outbox(self, system_id: str) -> None:
+        bridge = self.ctx.bridge
+        lease_ms = int(bridge.outbox_lease_s * 1000)
+        while not self._closed:
+            self._outbox_wakeup.clear()
+            room = self.session.window_available
+            if room > 0:
+                now_ms = time.time_ns() // 1_000_000
+                items = await asyncio.to_thread(
+                    self.ctx.outbox.lease, system_id, room, now_ms=now_ms, lease_ms=lease_ms
+                )
+                for item in items:
+                    self._send_item(item)
+                if items:
+                    continue  # there may be more, as soon as the window has room
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox_wakeup.wait(), bridge.outbox_poll_interval_s)
+
+    def _send_item(self, item: OutboxItem) -> None:
+        try:
+            pdu = deliver_sm_for(item, now=datetime.now(UTC))
+            self._write(self.session.send_request(pdu, self.ctx.clock(), context=item))
+        except SmppError:  # the session closed or the item cannot be encoded: let it wait
+            self._in_background(self.ctx.outbox.release, item)
+
+    def _on_outcome(self, event: ResponseReceived | RequestTimedOut | RequestFailed) -> None:
+        item = event.context
+        if not isinstance(item, OutboxItem):
+            return
+        if isinstance(event, ResponseReceived) and event.response.command_status == c.ESME_ROK:
+            self.ctx.stats.outbox_delivered += 1
+            self._in_background(self.ctx.outbox.ack, item)
+        else:
+            if isinstance(event, ResponseReceived):
+                self.ctx.stats.outbox_refused += 1  # e.g. ESME_RX_T_APPN: the partner asks us to retry
+            else:
+                self.ctx.stats.outbox_possible_duplicates += 1
+            self._in_background(self.ctx.outbox.release, item)
+        self._outbox_wakeup.set()
+
+    def _in_background(self, call: Callable[[OutboxItem], None], item: OutboxItem) -> None:
+        task = asyncio.create_task(asyncio.to_thread(call, item))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # ------------------------------------------------------------------ requests
     def _on_request(self, pdu: Pdu) -> None:
@@ -265,9 +335,14 @@ class Connection:
             await asyncio.sleep(0.05)
 
     async def _finish(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
         if self.in_flight:  # answers for stored submits still go out if the socket lives
             await asyncio.gather(*self.in_flight, return_exceptions=True)
+        if self._background:  # outbox acks and releases must land before we forget them
+            await asyncio.gather(*self._background, return_exceptions=True)
         if self.account is not None:
+            self.ctx.outbox_wakers.get(self.account.system_id, set()).discard(self._outbox_wakeup)
             self.ctx.authenticator.release(self.account.system_id)
             self.account = None
         self.writer.close()

@@ -11,6 +11,7 @@ from typing import Any
 from smpp_bridge.app import Bridge
 from smpp_bridge.sinks import MemorySink
 from smsbilling.adapters.memory_entities import MemoryEntityStore
+from smsbilling.adapters.memory_outbox import MemoryOutboxStore
 from smsbilling.domain.entities import SmppAccount
 from smsbilling.domain.secrets import hash_password
 from smsbilling.settings import BridgeSettings, Settings, SmppLimits
@@ -55,12 +56,15 @@ def running_bridge(accounts: list[SmppAccount], **smpp_limits: Any) -> Iterator[
         store.put(item)
     sink = MemorySink()
     settings = Settings(
-        smpp=SmppLimits(**smpp_limits), bridge=BridgeSettings(host="127.0.0.1", drain_timeout_s=3)
+        smpp=SmppLimits(**smpp_limits),
+        bridge=BridgeSettings(
+            host="127.0.0.1", drain_timeout_s=3, outbox_poll_interval_s=0.2, outbox_lease_s=5
+        ),
     )
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    bridge = Bridge(settings, accounts=store, sink=sink)
+    bridge = Bridge(settings, accounts=store, sink=sink, outbox=MemoryOutboxStore())
     running = RunningBridge(bridge, loop, sink)
     running.call(bridge.start())
     try:

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from smsbilling.domain.accounts import Account, AccountSpec
 from smsbilling.domain.ledger import Balance, LedgerError, Leg, PostResult, StoredTransfer, Transfer
+from smsbilling.domain.outbox import OutboxItem
 
 
 class LedgerStore(Protocol):
@@ -67,4 +68,24 @@ class LedgerStore(Protocol):
 
     def journal(self) -> Iterator[StoredTransfer]:
         """Every transfer ever posted (a full read: for replay and reconciliation)."""
+        ...
+
+
+class OutboxStore(Protocol):
+    """Per-partner outbox (see ``domain/outbox.py``). Implementations: memory, DynamoDB."""
+
+    def put(self, item: OutboxItem) -> None:
+        """Add an item (idempotent on ``(system_id, item_id)``)."""
+        ...
+
+    def lease(self, system_id: str, limit: int, *, now_ms: int, lease_ms: int) -> list[OutboxItem]:
+        """Up to ``limit`` items not leased (or whose lease ran out), oldest first, now leased to us."""
+        ...
+
+    def ack(self, item: OutboxItem) -> None:
+        """Delivered: remove it."""
+        ...
+
+    def release(self, item: OutboxItem) -> None:
+        """Not delivered: make it available again at once."""
         ...

@@ -78,6 +78,14 @@ class SmppLimits(_Group):
     bind_failures_before_lockout_max: int = Field(default=5, gt=0)
     lockout_s: float = Field(default=300.0, gt=0)
     submit_rate_per_s: float = Field(default=100.0, gt=0)
+    # Client role (binds out to operator SMSCs); window and granted TPS come from the OperatorLink.
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    reconnect_backoff_base_s: float = Field(default=1.0, gt=0)  # full jitter: U(0, min(max, base * 2**n))
+    reconnect_backoff_max_s: float = Field(default=60.0, gt=0)
+    throttle_backoff_s: float = Field(default=1.0, gt=0)  # pause after ESME_RTHROTTLED / ESME_RMSGQFUL
+    submit_wait_s_max: float = Field(default=30.0, gt=0)  # for a bind, a window slot and a pacing turn
+    deliver_callback_timeout_s: float = Field(default=30.0, gt=0)  # then ESME_RX_T_APPN, SMSC redelivers
+    unbind_timeout_s: float = Field(default=5.0, gt=0)
 
 
 class BridgeSettings(_Group):
@@ -89,6 +97,8 @@ class BridgeSettings(_Group):
     health_port: int = Field(default=0, ge=0, le=65535)
     drain_timeout_s: float = Field(default=10.0, gt=0)
     queue_linger_s: float = Field(default=0.005, ge=0, le=1.0)
+    outbox_poll_interval_s: float = Field(default=1.0, gt=0, description="when idle, how often to look again")
+    outbox_lease_s: float = Field(default=60.0, gt=0, description="how long a sent item is held for its resp")
 
 
 class Settings(BaseSettings):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+from pydantic import BaseModel
 
 from smsbilling.domain.entities import Entity, entity_key
 
@@ -26,16 +27,23 @@ class EntityExists(Exception):
     pass
 
 
+def model_attributes(model: BaseModel) -> dict[str, Any]:
+    """A model's fields as DynamoDB attribute values (``None`` fields left out)."""
+    values = model.model_dump(mode="json", exclude_none=True)
+    return {name: _serialise(value) for name, value in values.items()}
+
+
 def to_item(entity: Entity) -> dict[str, Any]:
     pk, sk = entity.key()
-    values = entity.model_dump(mode="json", exclude_none=True)
-    item = {name: _serialise(value) for name, value in values.items()}
-    item.update(pk={"S": pk}, sk={"S": sk}, entity_type={"S": entity.type_name})
-    return item
+    return model_attributes(entity) | {
+        "pk": {"S": pk},
+        "sk": {"S": sk},
+        "entity_type": {"S": entity.type_name},
+    }
 
 
-def from_item[E: Entity](model: type[E], item: dict[str, Any]) -> E:
-    return model.model_validate({k: _deserialise(v) for k, v in item.items() if k not in _KEY_ATTRS})
+def from_item[M: BaseModel](model: type[M], item: dict[str, Any], *, skip: tuple[str, ...] = _KEY_ATTRS) -> M:
+    return model.model_validate({k: _deserialise(v) for k, v in item.items() if k not in skip})
 
 
 class DynamoEntityStore:
