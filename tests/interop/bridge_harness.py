@@ -50,7 +50,9 @@ class RunningBridge:
 
 
 @contextmanager
-def running_bridge(accounts: list[SmppAccount], **smpp_limits: Any) -> Iterator[RunningBridge]:
+def running_bridge(
+    accounts: list[SmppAccount], *, bridge_settings: dict[str, Any] | None = None, **smpp_limits: Any
+) -> Iterator[RunningBridge]:
     store = MemoryEntityStore()
     for item in accounts:
         store.put(item)
@@ -58,7 +60,11 @@ def running_bridge(accounts: list[SmppAccount], **smpp_limits: Any) -> Iterator[
     settings = Settings(
         smpp=SmppLimits(**smpp_limits),
         bridge=BridgeSettings(
-            host="127.0.0.1", drain_timeout_s=3, outbox_poll_interval_s=0.2, outbox_lease_s=5
+            host="127.0.0.1",
+            drain_timeout_s=3,
+            outbox_poll_interval_s=0.2,
+            outbox_lease_s=5,
+            **(bridge_settings or {}),
         ),
     )
     loop = asyncio.new_event_loop()
