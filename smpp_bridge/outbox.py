@@ -22,10 +22,13 @@ from smsbilling.ports import OutboxStore
 
 SHORT_MESSAGE_OCTETS_MAX = 254  # longer content goes in message_payload
 ESM_CLASS_RECEIPT = 0x04
-TON_INTERNATIONAL, TON_ALPHANUMERIC, NPI_E164 = 1, 5, 1
+TON_INTERNATIONAL, TON_NETWORK_SPECIFIC, TON_ALPHANUMERIC, NPI_E164 = 1, 3, 5, 1
+SHORT_CODE_DIGITS_MAX = 6  # as smsbilling.domain.msisdn treats bare digits
 
 
 def _address(value: str) -> tuple[int, int, str]:
+    if value.isdigit() and len(value) <= SHORT_CODE_DIGITS_MAX:
+        return TON_NETWORK_SPECIFIC, 0, value  # a short number, not an E.164 MSISDN
     if value.isdigit():
         return TON_INTERNATIONAL, NPI_E164, value
     return TON_ALPHANUMERIC, 0, value

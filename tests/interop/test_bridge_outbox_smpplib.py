@@ -55,7 +55,7 @@ def test_mo_is_delivered_as_deliver_sm_and_removed_once_answered() -> None:
         [pdu] = receive(client, 1)
         assert pdu.short_message == b"ABC 123"
         assert pdu.source_addr == b"447700900123" and int(pdu.source_addr_ton) == 1
-        assert pdu.destination_addr == b"4444"
+        assert pdu.destination_addr == b"4444" and int(pdu.dest_addr_ton) == 3  # a short code, not E.164
         wait_until(lambda: bridge.bridge.outbox.store.pending("partner1") == [])
         assert bridge.bridge.metrics()["outbox_delivered"] == 1
         assert item.kind.value == "mo"
