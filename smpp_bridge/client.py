@@ -1,0 +1,671 @@
+"""The SMPP client role: the bridge binds out to operator SMSCs (ESME side).
+
+An :class:`SmscLink` is one bind (one TCP connection) kept alive by a supervisor task: connect,
+bind, serve, and after any loss reconnect with exponential back-off and full jitter. The asyncio
+layer is as thin as the server's: it pumps bytes through the sans-I/O :class:`SmppSession`, arms
+the one timer the session asks for (enquire_link, response and inactivity timers live there) and
+maps events to outcomes. A :class:`LinkPool` spreads submits over the healthy binds of one
+operator link, which share the link's granted TPS.
+
+``submit`` goes through four gates, in this order, each bounded by ``submit_wait_s_max``: a slot
+in the bind's window (``window_outstanding_max``), a bound session, the end of any throttle
+back-off, and a pacing turn (never more than the granted TPS in any one-second interval; see
+``pacing.py``). The PDU is written in the same step as the pacing turn, so the pacer's record is
+the send time. Every submit gets exactly one :class:`SubmitOutcome`:
+
+* ``ACCEPTED``: ``ESME_ROK``; ``message_id`` is the operator's id, the DLR correlation key.
+* ``RETRY``: certainly not accepted (never sent, or ``ESME_RTHROTTLED`` / ``ESME_RMSGQFUL``,
+  after which the bind pauses for ``throttle_backoff_s`` before sending anything more).
+* ``UNKNOWN``: sent, but no usable answer (timeout, connection lost, malformed response). The
+  operator may have accepted it: resubmitting risks a handset duplicate, which is counted, never
+  hidden. It never means "not delivered".
+* ``PERMANENT``: refused with any other status; resubmitting will not help.
+
+Incoming ``deliver_sm`` / ``data_sm`` (MOs and receipts) go to the injected ``on_deliver``
+callback, which puts them on a durable queue; the response is written only after it returns,
+and ``ESME_RX_T_APPN`` if it raises or times out, so the SMSC redelivers. A response that
+cannot be written (the connection dropped meanwhile) also means a redelivery: consumers
+deduplicate. Outbind (an SMSC connecting to us) is not handled: links always bind out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from smpp_bridge.pacing import AsyncPacer, BatchedWriter, WindowSlots, backoff_delay
+from smpp_bridge.smpp import (
+    BindReceiver,
+    BindTransceiver,
+    BindTransmitter,
+    DataSm,
+    DataSmResp,
+    DeliverSm,
+    DeliverSmResp,
+    Event,
+    Pdu,
+    RequestFailed,
+    RequestReceived,
+    RequestTimedOut,
+    ResponseReceived,
+    SendData,
+    SessionClosed,
+    SessionConfig,
+    SmppError,
+    SmppSession,
+    State,
+    SubmitSm,
+    SubmitSmResp,
+    Unbind,
+)
+from smpp_bridge.smpp import constants as c
+from smpp_bridge.smpp.rules import Role
+from smsbilling.settings import SmppLimits
+
+logger = logging.getLogger("smpp_bridge.client")
+
+READ_CHUNK_BYTES = 65536
+CLOSE_POLL_S = 0.01
+BACKOFF_STATUSES = frozenset({c.ESME_RTHROTTLED, c.ESME_RMSGQFUL})
+_BOUND_STATES = frozenset({State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX})
+_BIND = object()  # request contexts for the session's control PDUs
+_UNBIND = object()
+
+OnDeliver = Callable[[DeliverSm | DataSm], Awaitable[None]]
+Connector = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+class BindMode(StrEnum):
+    TRANSMITTER = "transmitter"
+    RECEIVER = "receiver"
+    TRANSCEIVER = "transceiver"
+
+
+_BIND_PDU = {
+    BindMode.TRANSMITTER: BindTransmitter,
+    BindMode.RECEIVER: BindReceiver,
+    BindMode.TRANSCEIVER: BindTransceiver,
+}
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    RETRY = "retry"
+    UNKNOWN = "unknown"
+    PERMANENT = "permanent"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    kind: Outcome
+    message_id: str = ""
+    command_status: int | None = None
+    reason: str = ""
+    bind: str = ""
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in (Outcome.RETRY, Outcome.UNKNOWN)
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """One operator link: where to bind, as whom, and what the operator granted.
+
+    ``granted_tps=None`` means unlimited (benchmarks, the simulator). ``binds`` lists the mode of
+    each bind the :class:`LinkPool` opens. ``password`` is never logged (``repr=False``).
+    """
+
+    link_id: str
+    host: str
+    port: int
+    system_id: str
+    password: str = field(default="", repr=False)
+    system_type: str = ""
+    binds: tuple[BindMode, ...] = (BindMode.TRANSCEIVER,)
+    granted_tps: int | None = 50
+    window_outstanding_max: int = 10
+    interface_version: int = c.INTERFACE_VERSION_34
+    address_range: str = ""
+    tls: ssl.SSLContext | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse at start-up what the bind would refuse at every reconnect (SMPP 3.4 field sizes)."""
+        for name, value, size_max in (
+            ("system_id", self.system_id, 15),
+            ("password", self.password, 8),
+            ("system_type", self.system_type, 12),
+            ("address_range", self.address_range, 40),
+        ):
+            if len(value.encode("latin-1", "replace")) > size_max:
+                raise ValueError(f"{name} longer than {size_max} octets")
+        if not self.binds or self.window_outstanding_max < 1:
+            raise ValueError("a link needs at least one bind and a window of at least 1")
+        if self.granted_tps is not None and self.granted_tps < 1:
+            raise ValueError("granted_tps must be at least 1 (None: unlimited)")
+
+
+@dataclass
+class LinkStats:
+    connects: int = 0
+    connect_failures: int = 0
+    binds: int = 0
+    bind_refusals: int = 0
+    submits_sent: int = 0
+    accepted: int = 0
+    retry: int = 0
+    unknown: int = 0
+    permanent: int = 0
+    throttle_pauses: int = 0
+    delivers_received: int = 0
+    delivers_refused: int = 0
+    deliver_resps_lost: int = 0
+
+
+class _Conn:
+    """One TCP connection and its session; a reconnect makes a new one."""
+
+    __slots__ = ("out", "session", "timer")
+
+    def __init__(self, session: SmppSession, writer: asyncio.StreamWriter) -> None:
+        self.session = session
+        self.out = BatchedWriter(writer)
+        self.timer: asyncio.TimerHandle | None = None
+
+    def write(self, data: bytes) -> None:
+        self.out.write(data)
+
+    def close(self) -> None:
+        self.out.close()
+
+
+class SmscLink:
+    """One bind to an operator SMSC, reconnected after any loss until :meth:`close`."""
+
+    def __init__(
+        self,
+        config: LinkConfig,
+        limits: SmppLimits,
+        *,
+        mode: BindMode | None = None,
+        on_deliver: OnDeliver | None = None,
+        rng: random.Random | None = None,
+        pacer: AsyncPacer | None = None,
+        connect: Connector | None = None,
+        on_change: Callable[[], None] | None = None,
+        name: str = "",
+    ) -> None:
+        self.config = config
+        self.mode = mode or config.binds[0]
+        self.name = name or f"{config.link_id}:{self.mode.value}"
+        self.stats = LinkStats()
+        self._limits = limits
+        self._session_limits = SessionConfig(
+            pdu_size_bytes_max=limits.pdu_size_bytes_max,
+            window_outstanding_max=config.window_outstanding_max,
+            enquire_link_interval_s=limits.enquire_link_interval_s,
+            response_timeout_s=limits.response_timeout_s,
+            inactivity_timeout_s=limits.inactivity_timeout_s,
+            bind_timeout_s=limits.bind_timeout_s,
+        )
+        self._on_deliver = on_deliver
+        self._rng = rng or random.Random()
+        if pacer is None and config.granted_tps is not None:
+            pacer = AsyncPacer(config.granted_tps)
+        self._pacer = pacer
+        self._connect = connect or self._open_connection
+        self._on_change = on_change
+        self._window = WindowSlots(config.window_outstanding_max)
+        self._conn: _Conn | None = None
+        self._bound = False
+        self._paused_until = 0.0
+        self._closing = False
+        self._changed = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._delivers: set[asyncio.Task[None]] = set()
+        self.load = 0  # submits inside submit(): waiting or in flight
+
+    # ------------------------------------------------------------------ introspection
+    @property
+    def is_bound(self) -> bool:
+        return self._bound
+
+    @property
+    def can_submit(self) -> bool:
+        return self.mode is not BindMode.RECEIVER
+
+    def paused(self, now: float) -> bool:
+        return now < self._paused_until
+
+    @property
+    def outstanding(self) -> int:
+        return 0 if self._conn is None else self._conn.session.outstanding
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        if self._supervisor is None:
+            self._supervisor = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+
+    async def close(self) -> None:
+        """Refuse new submits, let the window and deliver callbacks finish, unbind, disconnect."""
+        self._closing = True
+        self._notify()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._limits.unbind_timeout_s
+        while (self.outstanding or self._delivers) and loop.time() < deadline:
+            await asyncio.sleep(CLOSE_POLL_S)
+        conn = self._conn
+        if conn is not None and conn.session.state in _BOUND_STATES:
+            with contextlib.suppress(SmppError):
+                conn.write(conn.session.send_request(Unbind(), loop.time(), _UNBIND))
+                self._arm_timer(conn)
+        elif conn is not None:
+            conn.close()
+        await self._stop_supervisor(self._limits.unbind_timeout_s)
+
+    async def _stop_supervisor(self, timeout_s: float) -> None:
+        task = self._supervisor
+        if task is None:
+            return
+        done, _ = await asyncio.wait({task}, timeout=timeout_s)
+        if not done:  # the SMSC never answered the unbind: drop the connection
+            if self._conn is not None:
+                self._conn.close()
+            done, _ = await asyncio.wait({task}, timeout=timeout_s)
+        if not done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _notify(self) -> None:
+        """Wake everyone waiting for a state change (bound, unbound, closing)."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+        if self._on_change is not None:
+            self._on_change()
+
+    async def _wait_change(self, timeout_s: float | None) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout_s)
+
+    # ------------------------------------------------------------------ supervisor
+    async def _run(self) -> None:
+        failures = 0
+        while not self._closing:
+            bound = False
+            try:
+                bound = await self._connect_once()
+            except (OSError, TimeoutError) as error:
+                self.stats.connect_failures += 1
+                logger.warning("connect failed", extra={"link": self.name, "error": repr(error)})
+            except Exception:  # a bug must not end the link silently: log it and reconnect
+                self.stats.connect_failures += 1
+                logger.exception("link failed", extra={"link": self.name})
+            if self._closing:
+                break
+            failures = 0 if bound else failures + 1
+            delay = backoff_delay(
+                failures,
+                self._limits.reconnect_backoff_base_s,
+                self._limits.reconnect_backoff_max_s,
+                self._rng,
+            )
+            logger.info("reconnecting", extra={"link": self.name, "delay_s": round(delay, 3)})
+            await self._wait_change(delay)
+
+    async def _open_connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        config = self.config
+        return await asyncio.open_connection(config.host, config.port, ssl=config.tls)
+
+    async def _connect_once(self) -> bool:
+        """Connect, bind and serve until the connection ends; whether it ever got bound."""
+        reader, writer = await asyncio.wait_for(self._connect(), self._limits.connect_timeout_s)
+        self.stats.connects += 1
+        loop = asyncio.get_running_loop()
+        conn = _Conn(SmppSession(Role.ESME, loop.time(), self._session_limits), writer)
+        self._conn = conn
+        bound_before = self.stats.binds
+        config = self.config
+        bind = _BIND_PDU[self.mode](
+            system_id=config.system_id,
+            password=config.password,
+            system_type=config.system_type,
+            interface_version=config.interface_version,
+            address_range=config.address_range,
+        )
+        conn.write(conn.session.send_request(bind, loop.time(), _BIND))
+        self._arm_timer(conn)
+        try:
+            await self._pump(conn, reader)
+        finally:
+            if conn.session.state is not State.CLOSED:  # cancelled: fail what is outstanding
+                self._handle(conn, conn.session.close("link stopped"))
+            if conn.timer is not None:
+                conn.timer.cancel()
+            conn.close()
+            self._conn = None
+        return self.stats.binds > bound_before
+
+    async def _pump(self, conn: _Conn, reader: asyncio.StreamReader) -> None:
+        loop = asyncio.get_running_loop()
+        session = conn.session
+        while session.state is not State.CLOSED:
+            if len(self._delivers) >= self.config.window_outstanding_max:  # back-pressure on MOs/DLRs
+                await asyncio.wait(self._delivers, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            try:
+                data = await reader.read(READ_CHUNK_BYTES)
+            except ConnectionError as error:
+                self._handle(conn, session.close(f"connection error: {error!r}"))
+                return
+            if not data:
+                self._handle(conn, session.close("connection closed by the SMSC"))
+                return
+            self._handle(conn, session.receive_data(data, loop.time()))
+            self._arm_timer(conn)
+
+    # ------------------------------------------------------------------ timer
+    def _arm_timer(self, conn: _Conn) -> None:
+        deadline = conn.session.next_deadline()
+        timer = conn.timer
+        if deadline is None:
+            if timer is not None:
+                timer.cancel()
+                conn.timer = None
+            return
+        if timer is not None:
+            if timer.when() <= deadline:
+                return  # it fires first; the callback re-arms for the later deadline
+            timer.cancel()
+        conn.timer = asyncio.get_running_loop().call_at(deadline, self._on_timer, conn)
+
+    def _on_timer(self, conn: _Conn) -> None:
+        conn.timer = None
+        self._handle(conn, conn.session.handle_timer(asyncio.get_running_loop().time()))
+        self._arm_timer(conn)
+
+    # ------------------------------------------------------------------ events
+    def _handle(self, conn: _Conn, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, SendData):
+                conn.write(event.data)
+            elif isinstance(event, ResponseReceived):
+                self._on_response(conn, event)
+            elif isinstance(event, RequestTimedOut):
+                self._resolve_unknown(event.context, "no response within response_timeout_s")
+            elif isinstance(event, RequestFailed):
+                self._resolve_unknown(event.context, event.reason)
+            elif isinstance(event, RequestReceived):
+                self._on_request(conn, event.pdu)
+            elif isinstance(event, SessionClosed):
+                self._on_closed(conn, event.reason)
+            else:  # UnexpectedPdu, OutbindReceived: nothing to do on an outgoing bind
+                logger.debug("ignored", extra={"link": self.name, "event": type(event).__name__})
+
+    def _on_response(self, conn: _Conn, event: ResponseReceived) -> None:
+        context = event.context
+        if context is _BIND:
+            self._on_bind_response(conn, event.response)
+        elif isinstance(context, asyncio.Future):
+            self._resolve(context, self._outcome_of(event.response))
+
+    def _on_bind_response(self, conn: _Conn, response: Pdu) -> None:
+        status = response.command_status
+        if status == c.ESME_ROK and response.command_id != c.GENERIC_NACK:
+            self.stats.binds += 1
+            self._bound = True
+            logger.info("bound", extra={"link": self.name, "mode": self.mode.value})
+            self._notify()
+            return
+        self.stats.bind_refusals += 1
+        logger.warning(
+            "bind refused",
+            extra={"link": self.name, "system_id": self.config.system_id, "status": c.status_name(status)},
+        )
+        conn.close()  # EOF ends the pump; the supervisor backs off and retries
+
+    def _on_closed(self, conn: _Conn, reason: str) -> None:
+        logger.info("session closed", extra={"link": self.name, "reason": reason})
+        conn.close()
+        if conn.timer is not None:
+            conn.timer.cancel()
+            conn.timer = None
+        if self._bound:
+            self._bound = False
+            self._notify()
+
+    def _outcome_of(self, response: Pdu) -> SubmitOutcome:
+        status = response.command_status
+        if status == c.ESME_ROK and isinstance(response, SubmitSmResp):
+            return SubmitOutcome(Outcome.ACCEPTED, response.message_id, status, bind=self.name)
+        reason = c.status_name(status)
+        if status in BACKOFF_STATUSES:
+            self._pause()
+            return SubmitOutcome(Outcome.RETRY, command_status=status, reason=reason, bind=self.name)
+        if response.command_id == c.GENERIC_NACK:
+            reason = f"generic_nack {reason}"
+        return SubmitOutcome(Outcome.PERMANENT, command_status=status, reason=reason, bind=self.name)
+
+    def _pause(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now >= self._paused_until:
+            self.stats.throttle_pauses += 1
+            logger.info("throttled: pausing", extra={"link": self.name})
+        self._paused_until = max(self._paused_until, now + self._limits.throttle_backoff_s)
+
+    def _resolve_unknown(self, context: object, reason: str) -> None:
+        if isinstance(context, asyncio.Future):
+            self._resolve(context, SubmitOutcome(Outcome.UNKNOWN, reason=reason, bind=self.name))
+
+    def _resolve(self, future: asyncio.Future[SubmitOutcome], outcome: SubmitOutcome) -> None:
+        """The session's one outcome for a submit we sent: free its window slot, wake its caller."""
+        self._window.release()
+        if not future.done():  # the submitter may have been cancelled
+            future.set_result(outcome)
+
+    # ------------------------------------------------------------------ deliveries (MO, DLR)
+    def _on_request(self, conn: _Conn, pdu: Pdu) -> None:
+        if isinstance(pdu, DeliverSm | DataSm):
+            self.stats.delivers_received += 1
+            task = asyncio.get_running_loop().create_task(self._deliver(conn, pdu))
+            self._delivers.add(task)
+            task.add_done_callback(self._delivers.discard)
+        else:  # alert_notification: informational, no response exists
+            logger.info(
+                "ignored request", extra={"link": self.name, "command": c.command_name(pdu.command_id)}
+            )
+
+    async def _deliver(self, conn: _Conn, pdu: DeliverSm | DataSm) -> None:
+        status = c.ESME_ROK
+        try:
+            if self._on_deliver is None:
+                raise LookupError("no on_deliver handler on this link")
+            await asyncio.wait_for(self._on_deliver(pdu), self._limits.deliver_callback_timeout_s)
+        except Exception as error:  # the message is not stored: the SMSC must redeliver it
+            status = c.ESME_RX_T_APPN
+            self.stats.delivers_refused += 1
+            logger.error("deliver not stored", extra={"link": self.name, "error": repr(error)})
+        response_type = DeliverSmResp if isinstance(pdu, DeliverSm) else DataSmResp
+        try:
+            data = conn.session.send_response(response_type(pdu.sequence_number, status))
+        except SmppError as error:  # the session no longer awaits it
+            logger.warning("deliver response refused", extra={"link": self.name, "error": str(error)})
+            data = b""
+        if not data:
+            self.stats.deliver_resps_lost += 1  # stored, but the SMSC will redeliver: a duplicate
+            logger.warning("deliver response lost", extra={"link": self.name, "stored": status == 0})
+        conn.write(data)
+
+    # ------------------------------------------------------------------ submit
+    async def submit(self, pdu: SubmitSm) -> SubmitOutcome:
+        """Send one submit_sm; exactly one outcome, whatever happens to the connection."""
+        if not self.can_submit:
+            raise ValueError(f"{self.name} is a receiver bind: it cannot submit")
+        self.load += 1
+        try:
+            outcome = await self._submit(pdu)
+        finally:
+            self.load -= 1
+        self._count(outcome)
+        return outcome
+
+    def _count(self, outcome: SubmitOutcome) -> None:
+        stats = self.stats
+        if outcome.kind is Outcome.ACCEPTED:
+            stats.accepted += 1
+        elif outcome.kind is Outcome.RETRY:
+            stats.retry += 1
+        elif outcome.kind is Outcome.UNKNOWN:
+            stats.unknown += 1
+        else:
+            stats.permanent += 1
+
+    async def _submit(self, pdu: SubmitSm) -> SubmitOutcome:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._limits.submit_wait_s_max
+        if not self._window.try_take():
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._window.take()
+            except TimeoutError:
+                return self._not_sent("no window slot within submit_wait_s_max")
+        sent = self._send_now(pdu)  # the common case: bound, not paused, no pacing wait
+        if sent is None:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    sent = await self._send_when_ready(pdu)
+            except BaseException as error:
+                self._window.release()
+                if isinstance(error, TimeoutError):
+                    return self._not_sent("no bound, unpaused session within submit_wait_s_max")
+                raise
+        if isinstance(sent, SubmitOutcome):
+            self._window.release()
+            return sent
+        # Sent: the slot is released when the session resolves the request (response, timeout or
+        # close), not when our caller stops waiting, so the window always matches the session's.
+        return await sent
+
+    def _ready(self, now: float) -> bool:
+        return self._bound and not self._closing and now >= self._paused_until
+
+    def _send_now(self, pdu: SubmitSm) -> SubmitOutcome | asyncio.Future[SubmitOutcome] | None:
+        if self._closing:
+            return self._not_sent("link closing")
+        loop = asyncio.get_running_loop()
+        conn = self._conn
+        if conn is None or not self._ready(loop.time()) or self._pacer is not None:
+            return None
+        return self._send(conn, pdu, loop.time())
+
+    async def _send_when_ready(self, pdu: SubmitSm) -> SubmitOutcome | asyncio.Future[SubmitOutcome]:
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._closing:
+                return self._not_sent("link closing")
+            now = loop.time()
+            if not self._bound:
+                await self._wait_change(None)
+                continue
+            if now < self._paused_until:
+                await self._wait_change(self._paused_until - now)
+                continue
+            if self._pacer is not None:
+                await self._pacer.turn()
+            conn = self._conn
+            if conn is None or not self._ready(loop.time()):
+                continue  # the state changed while we waited for our turn: that turn is lost
+            return self._send(conn, pdu, loop.time())
+
+    def _send(self, conn: _Conn, pdu: SubmitSm, now: float) -> SubmitOutcome | asyncio.Future[SubmitOutcome]:
+        future: asyncio.Future[SubmitOutcome] = asyncio.get_running_loop().create_future()
+        try:
+            data = conn.session.send_request(pdu, now, future)
+        except SmppError as error:  # wrong state or full window: nothing was sent
+            return self._not_sent(str(error), error.status)
+        conn.write(data)
+        self._arm_timer(conn)
+        self.stats.submits_sent += 1
+        return future
+
+    def _not_sent(self, reason: str, status: int | None = None) -> SubmitOutcome:
+        return SubmitOutcome(Outcome.RETRY, command_status=status, reason=reason, bind=self.name)
+
+
+class LinkPool:
+    """Several binds to one operator link; submits go to the least loaded healthy one.
+
+    The binds share the link's granted TPS (one pacer) but keep their own window and back-off.
+    """
+
+    def __init__(
+        self,
+        config: LinkConfig,
+        limits: SmppLimits,
+        *,
+        on_deliver: OnDeliver | None = None,
+        rng: random.Random | None = None,
+        connect: Connector | None = None,
+    ) -> None:
+        self.config = config
+        self._limits = limits
+        pacer = AsyncPacer(config.granted_tps) if config.granted_tps is not None else None
+        self._changed = asyncio.Event()
+        self.links = [
+            SmscLink(
+                config,
+                limits,
+                mode=mode,
+                on_deliver=on_deliver,
+                rng=rng,
+                pacer=pacer,
+                connect=connect,
+                on_change=self._notify,
+                name=f"{config.link_id}#{i}:{mode.value}",
+            )
+            for i, mode in enumerate(config.binds)
+        ]
+        self._submitters = [link for link in self.links if link.can_submit]
+
+    def start(self) -> None:
+        for link in self.links:
+            link.start()
+
+    async def close(self) -> None:
+        await asyncio.gather(*(link.close() for link in self.links))
+
+    def healthy(self) -> list[SmscLink]:
+        return [link for link in self.links if link.is_bound]
+
+    def stats(self) -> dict[str, LinkStats]:
+        return {link.name: link.stats for link in self.links}
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _pick(self) -> SmscLink | None:
+        now = asyncio.get_running_loop().time()
+        bound = [link for link in self._submitters if link.is_bound]
+        if not bound:
+            return None
+        return min(bound, key=lambda link: (link.paused(now), link.load))
+
+    async def submit(self, pdu: SubmitSm) -> SubmitOutcome:
+        if not self._submitters:
+            raise ValueError(f"link {self.config.link_id} has no transmitter or transceiver bind")
+        link = self._pick()
+        if link is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._limits.submit_wait_s_max):
+                    while (link := self._pick()) is None:
+                        await self._changed.wait()
+        if link is None:
+            return SubmitOutcome(Outcome.RETRY, reason="no bound transmitter within submit_wait_s_max")
+        return await link.submit(pdu)
