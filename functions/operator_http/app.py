@@ -51,7 +51,7 @@ def receive_mo(link_id: Annotated[str, Path(max_length=64)], mo: InboundMo) -> R
         mo,
         now=datetime.now(UTC),
         store=DynamoInboundStore(client, settings.tables.messages),
-        events=SqsEventPublisher(aws.sqs(), mo_queue_url=settings.queues.mo),
+        events=SqsEventPublisher(aws.sqs(), settings.queues),
     )
     logger.info("mo accepted", extra={"message_id": stored.message_id, "link_id": link_id})
     return Response(status_code=202, body={"message_id": stored.message_id, "state": stored.state.value})

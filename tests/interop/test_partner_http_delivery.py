@@ -32,13 +32,13 @@ from smsbilling.domain.handler_protocol import (
     DeliveryResult,
     HandlerAnswer,
     Outcome,
-    PartnerDeliveryLimits,
     Reason,
     RetryLater,
     TransportError,
     plan_next,
 )
 from smsbilling.logic.partner_delivery import DeliveryRequest, deliver_mo
+from smsbilling.settings import PartnerDeliveryLimits
 from tests.unit.delivery.helpers import make_mo
 
 pytestmark = pytest.mark.interop

@@ -35,6 +35,7 @@ class QueueUrls(_Group):
     mt: str = ""
     dlr: str = ""
     outbound: str = ""
+    delivery: str = ""  # MoRouted commands for the partner-delivery consumer
 
 
 class ApiLimits(_Group):
@@ -48,6 +49,8 @@ class MessageLimits(_Group):
     segments_max: int = Field(default=10, gt=0, le=255)
     reassembly_timeout_s: int = Field(default=300, gt=0)
     reassembly_pending_max: int = Field(default=10_000, gt=0)
+    mt_final_wait_s: int = Field(default=48 * 3600, gt=0, description="no final DLR by then: expired")
+    mt_validity_s: int = Field(default=24 * 3600, gt=0, description="validity period asked of the SMSC")
 
 
 class LedgerLimits(_Group):
@@ -101,6 +104,18 @@ class BridgeSettings(_Group):
     outbox_lease_s: float = Field(default=60.0, gt=0, description="how long a sent item is held for its resp")
 
 
+class PartnerDeliveryLimits(_Group):
+    """Calling partners' handlers (MO delivery) and status callbacks."""
+
+    request_timeout_s: float = Field(default=10.0, gt=0, le=60)  # connect + send + read, in total
+    response_body_bytes_max: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    reply_chars_max: int = Field(default=1530, gt=0)  # 10 GSM 7-bit segments
+    attempts_max: int = Field(default=8, ge=1, le=50)  # the first attempt included
+    retry_backoff_base_s: float = Field(default=5.0, gt=0)
+    retry_backoff_max_s: float = Field(default=900.0, gt=0, le=900)  # SQS DelaySeconds maximum
+    signature_tolerance_s: int = Field(default=300, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SMSBILLING_", env_nested_delimiter="__", extra="ignore", frozen=True
@@ -114,6 +129,7 @@ class Settings(BaseSettings):
     ledger: LedgerLimits = LedgerLimits()
     smpp: SmppLimits = SmppLimits()
     bridge: BridgeSettings = BridgeSettings()
+    partner_delivery: PartnerDeliveryLimits = PartnerDeliveryLimits()
 
 
 @lru_cache(maxsize=1)

@@ -14,13 +14,13 @@ from smsbilling.domain.handler_protocol import (
     DeliveryResult,
     HandlerAnswer,
     Outcome,
-    PartnerDeliveryLimits,
     RawResponse,
     Reason,
     TransportError,
 )
 from smsbilling.domain.signing import verify
 from smsbilling.logic.partner_delivery import DeliveryRequest, deliver_mo
+from smsbilling.settings import PartnerDeliveryLimits
 
 from .helpers import NOW, SECRET, FakeHandlerClient, make_mo
 

@@ -18,7 +18,6 @@ from smsbilling.domain.handler_protocol import (
     HandlerAnswer,
     HandlerUrlError,
     Outcome,
-    PartnerDeliveryLimits,
     Reason,
     build_request,
     classify,
@@ -26,6 +25,7 @@ from smsbilling.domain.handler_protocol import (
     validate_handler_url,
 )
 from smsbilling.domain.signing import SignatureError, verify
+from smsbilling.settings import PartnerDeliveryLimits
 
 from .helpers import NOW, SECRET, make_mo
 

@@ -13,12 +13,12 @@ from smsbilling.domain.handler_protocol import (
     DeliveryResult,
     Finished,
     Outcome,
-    PartnerDeliveryLimits,
     Reason,
     RetryLater,
     next_attempt_delay_s,
     plan_next,
 )
+from smsbilling.settings import PartnerDeliveryLimits
 
 LIMITS = PartnerDeliveryLimits()
 draws = st.floats(min_value=0.0, max_value=1.0, exclude_max=True)

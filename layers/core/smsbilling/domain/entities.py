@@ -13,6 +13,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from smsbilling.domain.dlr import IdFormat
+
 Currency = str  # ISO 4217 code; amounts are integer minor units beside it
 
 
@@ -53,6 +55,9 @@ class Operator(Entity):
     country_code: str = Field(pattern=r"^[1-9][0-9]{0,2}$", description="E.164 country calling code")
     currency: Currency = Field(pattern=r"^[A-Z]{3}$")
     default_reply: str | None = Field(default=None, max_length=480, description="answer to unknown prefixes")
+    msisdn_prefixes: tuple[str, ...] = Field(
+        default=(), description="E.164 digit prefixes of its subscribers (routes MTs not answering an MO)"
+    )
 
 
 class OperatorLink(Entity):
@@ -67,6 +72,17 @@ class OperatorLink(Entity):
     http_token_hash: str | None = None  # inbound HTTP (operator -> platform)
     granted_tps: int = Field(default=50, gt=0)
     window_outstanding_max: int = Field(default=10, gt=0)
+    # Outbound HTTP (platform -> operator): MTs are POSTed to mt_url with ``Bearer mt_token``.
+    mt_url: str | None = Field(default=None, max_length=2048)
+    mt_token: str | None = Field(default=None, max_length=256, repr=False)
+    # How this link writes operator message ids in submit responses and receipts (domain/dlr.py).
+    dlr_id_format: IdFormat = IdFormat.AS_IS
+    # Outbound SMPP (the bridge binds as a client): host, port and credentials at the SMSC.
+    smpp_host: str | None = Field(default=None, max_length=253)
+    smpp_port: int | None = Field(default=None, ge=1, le=65535)
+    smpp_system_id: str | None = Field(default=None, max_length=15)
+    smpp_password: str | None = Field(default=None, max_length=8, repr=False)
+    smpp_system_type: str = Field(default="", max_length=12)
 
 
 class ShortNumber(Entity):
@@ -85,6 +101,8 @@ class PartnerStatus(StrEnum):
 
 
 class Partner(Entity):
+    """A partner; ``callback_secrets`` sign its callbacks (newest first; two during a rotation)."""
+
     type_name: ClassVar[str] = "PARTNER"
     id_fields: ClassVar[tuple[str, ...]] = ("partner_id",)
     partner_id: str = Field(min_length=1, max_length=64)
@@ -93,6 +111,7 @@ class Partner(Entity):
     status: PartnerStatus = PartnerStatus.PENDING_CONFIRMATION
     referrer_id: str | None = None
     created_at: datetime
+    callback_secrets: tuple[str, ...] = Field(default=(), max_length=2, repr=False)
 
 
 class HandlerKind(StrEnum):
@@ -119,7 +138,79 @@ class PartnerService(Entity):
     short_numbers: tuple[str, ...] = Field(min_length=1, description="ShortNumber entity ids")
     handler_kind: HandlerKind
     handler_url: str | None = Field(default=None, max_length=2048)
+    smpp_system_id: str | None = Field(default=None, max_length=15, description="handler_kind smpp: the bind")
+    status_url: str | None = Field(default=None, max_length=2048, description="signed MT status callbacks")
     status: ServiceStatus = ServiceStatus.PENDING_MODERATION
+    subscription: SubscriptionTerms | None = None
+    otp_enabled: bool = False
+
+
+class SubscriptionTerms(BaseModel):
+    """An MT-subscription service: the prefix subscribes; billed MTs go out every ``interval_s``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interval_s: int = Field(default=86_400, ge=60)
+    charges_per_period_max: int = Field(default=1, ge=1, description="billed MTs per interval at most")
+    stop_words: tuple[str, ...] = ("STOP", "UNSUBSCRIBE", "СТОП")
+    welcome_text: str = Field(default="You are subscribed. Send STOP to unsubscribe.", max_length=480)
+    goodbye_text: str = Field(default="You are unsubscribed. You will not be charged again.", max_length=480)
+    content_text: str = Field(default="Your subscription content.", max_length=480)
+
+
+class PrefixClaim(Entity):
+    """A leased keyword on one short number: the unique index routing an MO to its service.
+
+    ``folded`` is the prefix as :func:`smsbilling.domain.routing.fold` makes it (case and look-alikes
+    folded), so two services cannot claim prefixes a subscriber could not tell apart.
+    """
+
+    type_name: ClassVar[str] = "PREFIX"
+    id_fields: ClassVar[tuple[str, ...]] = ("short_number_id", "folded")
+    short_number_id: str
+    folded: str = Field(min_length=1, max_length=32)
+    service_id: str
+
+
+class BlacklistEntry(Entity):
+    """A subscriber who gets no routed MO and no MT: platform-wide, or for one partner."""
+
+    type_name: ClassVar[str] = "BLACKLIST"
+    id_fields: ClassVar[tuple[str, ...]] = ("scope", "msisdn")
+    scope: str = Field(default="*", description="'*' for every partner, else a partner id")
+    msisdn: str = Field(pattern=r"^[1-9][0-9]{5,14}$")
+    reason: str = Field(default="", max_length=200)
+    created_at: datetime
+
+
+class RoutingConfig(Entity):
+    """Admin-set routing options (one item, id ``default``): extra look-alike folds."""
+
+    type_name: ClassVar[str] = "ROUTING"
+    id_fields: ClassVar[tuple[str, ...]] = ("config_id",)
+    config_id: str = "default"
+    lookalikes: dict[str, str] = Field(default_factory=dict, description="character -> what it folds to")
+
+
+class SubscriptionState(StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+class Subscription(Entity):
+    type_name: ClassVar[str] = "SUBSCR"
+    id_fields: ClassVar[tuple[str, ...]] = ("service_id", "msisdn")
+    service_id: str
+    msisdn: str
+    partner_id: str
+    operator_id: str
+    short_number: str
+    link_id: str | None = None
+    state: SubscriptionState = SubscriptionState.ACTIVE
+    started_at: datetime
+    cancelled_at: datetime | None = None
+    next_charge_at: datetime
+    charges_count: int = Field(default=0, ge=0)
 
 
 class ApiKey(Entity):
@@ -151,5 +242,17 @@ class SmppAccount(Entity):
 
 ENTITY_TYPES: dict[str, type[Entity]] = {
     cls.type_name: cls
-    for cls in (Operator, OperatorLink, ShortNumber, Partner, PartnerService, ApiKey, SmppAccount)
+    for cls in (
+        Operator,
+        OperatorLink,
+        ShortNumber,
+        Partner,
+        PartnerService,
+        ApiKey,
+        SmppAccount,
+        PrefixClaim,
+        BlacklistEntry,
+        RoutingConfig,
+        Subscription,
+    )
 }

@@ -37,6 +37,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from smsbilling.domain.entities import HandlerKind
 from smsbilling.domain.signing import SIGNATURE_HEADER, sign
+from smsbilling.settings import PartnerDeliveryLimits
 
 MESSAGE_ID_HEADER = "X-Smsbilling-Message-Id"
 ATTEMPT_HEADER = "X-Smsbilling-Delivery-Attempt"
@@ -66,20 +67,6 @@ _CHARSETS = {
     "cp1251": "cp1251",
     "koi8-r": "koi8-r",
 }
-
-
-class PartnerDeliveryLimits(BaseModel):
-    """Proposed settings group (``Settings.partner_delivery``); units last."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    request_timeout_s: float = Field(default=10.0, gt=0, le=60)  # connect + send + read, in total
-    response_body_bytes_max: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
-    reply_chars_max: int = Field(default=1530, gt=0)  # 10 GSM 7-bit segments
-    attempts_max: int = Field(default=8, ge=1, le=50)  # the first attempt included
-    retry_backoff_base_s: float = Field(default=5.0, gt=0)
-    retry_backoff_max_s: float = Field(default=900.0, gt=0, le=900)  # SQS DelaySeconds maximum
-    signature_tolerance_s: int = Field(default=300, ge=1)
 
 
 class HandlerMo(BaseModel):

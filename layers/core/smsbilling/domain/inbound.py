@@ -14,14 +14,26 @@ class MoState(StrEnum):
 
 
 class InboundMo(BaseModel):
-    """An MO as submitted by an operator link over HTTP (the input form)."""
+    """An MO as an operator link hands it over (HTTP JSON, Kannel's get-url form, or the bridge).
+
+    Either ``text`` (already decoded) or ``payload_hex`` (the raw short message, decoded by the MO
+    processor by ``data_coding``). One part of a long message carries its concatenation either in
+    ``udh_hex`` (the user data header, its length octet included) or
+    in the SAR fields; the MO processor reassembles the parts in any order.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     operator_message_id: str = Field(min_length=1, max_length=64)
     source: str = Field(min_length=1, max_length=32, description="subscriber MSISDN")
     destination: str = Field(min_length=1, max_length=32, description="short number")
-    text: str = Field(max_length=2000)
+    text: str = Field(default="", max_length=2000)
+    data_coding: int | None = Field(default=None, ge=0, le=255, description="SMPP data_coding of payload")
+    payload_hex: str | None = Field(default=None, max_length=2 * 1400, pattern=r"^([0-9a-fA-F]{2})*$")
+    udh_hex: str | None = Field(default=None, max_length=2 * 140, pattern=r"^([0-9a-fA-F]{2})*$")
+    sar_ref: int | None = Field(default=None, ge=0, le=65535)
+    sar_total: int | None = Field(default=None, ge=1, le=255)
+    sar_seq: int | None = Field(default=None, ge=1, le=255)
 
 
 class StoredMo(BaseModel):

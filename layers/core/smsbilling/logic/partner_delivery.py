@@ -22,7 +22,6 @@ from smsbilling.domain.handler_protocol import (
     HandlerMo,
     HandlerUrlError,
     Outcome,
-    PartnerDeliveryLimits,
     RawResponse,
     Reason,
     TransportError,
@@ -31,6 +30,7 @@ from smsbilling.domain.handler_protocol import (
     transport_failure,
 )
 from smsbilling.domain.signing import SignatureError
+from smsbilling.settings import PartnerDeliveryLimits
 
 
 class HandlerClient(Protocol):
