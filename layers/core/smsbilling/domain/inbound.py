@@ -7,10 +7,21 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from smsbilling.domain.entities import BillingModel
+
 
 class MoState(StrEnum):
     RECEIVED = "received"  # stored and queued; nothing else has happened yet
-    ACCEPTED = "accepted"  # picked up by the MO processor
+    ACCEPTED = "accepted"  # picked up by the MO processor (kept for records written before routing)
+    PART = "part"  # one part of a long message, waiting for the others (the whole goes on alone)
+    ROUTED = "routed"  # a service was found; billed by its model and handed to partner delivery
+    UNROUTED = "unrouted"  # no active service for the prefix: default reply, never billed
+    BLACKLISTED = "blacklisted"  # the subscriber is blacklisted: dropped, never billed
+    REJECTED = "rejected"  # undecodable or invalid: nothing billed, reason stored
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (MoState.RECEIVED, MoState.ACCEPTED)
 
 
 class InboundMo(BaseModel):
@@ -48,3 +59,22 @@ class StoredMo(BaseModel):
     text: str
     state: MoState
     received_at: datetime
+    # As received (InboundMo), for the MO processor to decode and reassemble.
+    data_coding: int | None = None
+    payload_hex: str | None = None
+    udh_hex: str | None = None
+    sar_ref: int | None = None
+    sar_total: int | None = None
+    sar_seq: int | None = None
+    # Set by the MO processor when it decides (state ROUTED / UNROUTED / BLACKLISTED / REJECTED).
+    msisdn: str | None = Field(default=None, description="the subscriber, E.164 digits without '+'")
+    full_text: str | None = Field(default=None, description="decoded and reassembled")
+    short_number: str | None = None
+    prefix: str | None = Field(default=None, description="the keyword as the subscriber wrote it")
+    service_id: str | None = None
+    partner_id: str | None = None
+    billing_model: BillingModel | None = None
+    charged_amount: int | None = Field(default=None, description="minor units; None: not charged")
+    currency: str | None = None
+    reason: str = ""
+    is_test: bool = False
