@@ -8,11 +8,15 @@ import logging
 import signal
 
 from smpp_bridge.app import Bridge
+from smpp_bridge.operator_side import OperatorSide
 from smpp_bridge.sinks import SqsBatchSink
 from smsbilling.adapters import aws
 from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
+from smsbilling.adapters.dynamodb_inbound import DynamoInboundStore
 from smsbilling.adapters.dynamodb_outbox import DynamoOutboxStore
-from smsbilling.settings import load_settings
+from smsbilling.adapters.sqs_events import SqsEventPublisher
+from smsbilling.adapters.sqs_queue import SqsQueue
+from smsbilling.settings import Settings, load_settings
 
 
 class _JsonFormatter(logging.Formatter):
@@ -28,16 +32,36 @@ class _JsonFormatter(logging.Formatter):
         )
 
 
+def operator_side(settings: Settings, entities: DynamoEntityStore) -> OperatorSide | None:
+    """The client role, when the outbound queue is configured (it also needs the DLR and MO queues)."""
+    queues = settings.queues
+    if not queues.outbound:
+        logging.getLogger("smpp_bridge").warning("SMSBILLING_QUEUES__OUTBOUND not set: no operator links")
+        return None
+    if not (queues.dlr and queues.mo):
+        raise SystemExit("the outbound queue needs SMSBILLING_QUEUES__DLR and SMSBILLING_QUEUES__MO too")
+    return OperatorSide(
+        settings,
+        links=entities,
+        outbound=SqsQueue(aws.sqs(), queues.outbound),
+        mt_events=SqsQueue(aws.sqs(), queues.dlr),
+        inbound_store=DynamoInboundStore(aws.dynamodb(), settings.tables.messages),
+        mo_events=SqsEventPublisher(aws.sqs(), queues),
+    )
+
+
 async def main() -> None:
     settings = load_settings()
     if not settings.queues.mt:
         raise SystemExit("SMSBILLING_QUEUES__MT is not set: the bridge has nowhere to put submits")
     sink = SqsBatchSink(aws.sqs(), settings.queues.mt, linger_s=settings.bridge.queue_linger_s)
+    entities = DynamoEntityStore(aws.dynamodb(), settings.tables.entities)
     bridge = Bridge(
         settings,
-        accounts=DynamoEntityStore(aws.dynamodb(), settings.tables.entities),
+        accounts=entities,
         sink=sink,
         outbox=DynamoOutboxStore(aws.dynamodb(), settings.tables.messages),
+        operators=operator_side(settings, entities),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

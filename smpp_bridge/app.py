@@ -2,6 +2,8 @@
 
 On SIGTERM it stops accepting connections, reports 503 on /health (so the load balancer stops
 sending new ones), lets every bind finish its window of accepted submits, unbinds, and exits.
+With an :class:`OperatorSide` it also binds out to operator SMSCs and feeds them from the
+outbound queue; on SIGTERM that side stops receiving, finishes what it holds and unbinds.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from smpp_bridge.auth import Authenticator
 from smpp_bridge.health import HealthServer
+from smpp_bridge.operator_side import OperatorSide
 from smpp_bridge.outbox import Outbox
 from smpp_bridge.server import ServerContext, serve_connection
 from smpp_bridge.sinks import MtSink
@@ -25,9 +28,18 @@ logger = logging.getLogger("smpp_bridge")
 
 
 class Bridge:
-    def __init__(self, settings: Settings, *, accounts: Any, sink: MtSink, outbox: OutboxStore) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        accounts: Any,
+        sink: MtSink,
+        outbox: OutboxStore,
+        operators: OperatorSide | None = None,
+    ) -> None:
         """``accounts`` has ``get(SmppAccount, system_id)`` (the entity store, blocking I/O)."""
         self.settings = settings
+        self.operators = operators
         self._accounts = accounts
         authenticator = Authenticator(
             lookup=self._lookup,
@@ -61,6 +73,7 @@ class Bridge:
             "open_connections": len(self.ctx.connections),
             "window_in_use": sum(len(c.in_flight) for c in self.ctx.connections),
             "draining": self._draining,
+            **({"operators": self.operators.metrics()} if self.operators is not None else {}),
         }
 
     async def start(self) -> dict[str, int]:
@@ -78,6 +91,8 @@ class Bridge:
             self._servers.append(tls)
             self.ports["smpp_tls"] = tls.sockets[0].getsockname()[1]
         self.ports["health"] = await self._health.start(b.host, b.health_port)
+        if self.operators is not None:
+            await self.operators.start()
         logger.info("bridge listening", extra={"ports": self.ports})
         return self.ports
 
@@ -93,7 +108,10 @@ class Bridge:
             server.close()
         timeout_s = self.settings.bridge.drain_timeout_s
         connections = list(self.ctx.connections)
-        if connections:
-            await asyncio.gather(*(c.drain(timeout_s) for c in connections), return_exceptions=True)
+        drains = [c.drain(timeout_s) for c in connections]
+        if self.operators is not None:
+            drains.append(self.operators.drain(timeout_s))
+        if drains:
+            await asyncio.gather(*drains, return_exceptions=True)
         await self._health.stop()
         logger.info("bridge drained", extra={"metrics": self.metrics()})

@@ -23,9 +23,10 @@ the send time. Every submit gets exactly one :class:`SubmitOutcome`:
 
 Incoming ``deliver_sm`` / ``data_sm`` (MOs and receipts) go to the injected ``on_deliver``
 callback, which puts them on a durable queue; the response is written only after it returns,
-and ``ESME_RX_T_APPN`` if it raises or times out, so the SMSC redelivers. A response that
-cannot be written (the connection dropped meanwhile) also means a redelivery: consumers
-deduplicate. Outbind (an SMSC connecting to us) is not handled: links always bind out.
+and ``ESME_RX_T_APPN`` if it raises or times out, so the SMSC redelivers. A callback that refuses
+a message for good (unreadable, too long) raises :class:`DeliverRefused` with the status to
+answer. A response that cannot be written (the connection dropped meanwhile) also means a
+redelivery: consumers deduplicate. Outbind (an SMSC connecting to us) is not handled: links always bind out.
 """
 
 from __future__ import annotations
@@ -79,6 +80,14 @@ _UNBIND = object()
 
 OnDeliver = Callable[[DeliverSm | DataSm], Awaitable[None]]
 Connector = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+class DeliverRefused(Exception):
+    """Raised by ``on_deliver``: the message can never be taken; answer ``status``, no redelivery."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 class BindMode(StrEnum):
@@ -487,6 +496,10 @@ class SmscLink:
             if self._on_deliver is None:
                 raise LookupError("no on_deliver handler on this link")
             await asyncio.wait_for(self._on_deliver(pdu), self._limits.deliver_callback_timeout_s)
+        except DeliverRefused as error:  # never storable: say so, and the SMSC drops it
+            status = error.status
+            self.stats.delivers_refused += 1
+            logger.warning("deliver refused", extra={"link": self.name, "reason": str(error)})
         except Exception as error:  # the message is not stored: the SMSC must redeliver it
             status = c.ESME_RX_T_APPN
             self.stats.delivers_refused += 1
@@ -558,11 +571,13 @@ class SmscLink:
     def _send_now(self, pdu: SubmitSm) -> SubmitOutcome | asyncio.Future[SubmitOutcome] | None:
         if self._closing:
             return self._not_sent("link closing")
-        loop = asyncio.get_running_loop()
+        now = asyncio.get_running_loop().time()
         conn = self._conn
-        if conn is None or not self._ready(loop.time()) or self._pacer is not None:
+        if conn is None or not self._ready(now):
             return None
-        return self._send(conn, pdu, loop.time())
+        if self._pacer is not None and not self._pacer.try_turn(now):  # queue behind the waiters
+            return None
+        return self._send(conn, pdu, now)
 
     async def _send_when_ready(self, pdu: SubmitSm) -> SubmitOutcome | asyncio.Future[SubmitOutcome]:
         loop = asyncio.get_running_loop()
@@ -612,9 +627,12 @@ class LinkPool:
         on_deliver: OnDeliver | None = None,
         rng: random.Random | None = None,
         connect: Connector | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
+        """``on_change`` is called whenever one of the binds comes up or goes down."""
         self.config = config
         self._limits = limits
+        self._on_change = on_change
         pacer = AsyncPacer(config.granted_tps) if config.granted_tps is not None else None
         self._changed = asyncio.Event()
         self.links = [
@@ -643,14 +661,30 @@ class LinkPool:
     def healthy(self) -> list[SmscLink]:
         return [link for link in self.links if link.is_bound]
 
+    def can_submit_now(self) -> bool:
+        """A transmitter or transceiver bind is up (a submit would be sent, window permitting)."""
+        for link in self._submitters:  # noqa: SIM110 - a plain loop: this runs once per submit
+            if link.is_bound:
+                return True
+        return False
+
+    def submit_capacity(self) -> int:
+        """How many submits the pool's binds can have outstanding at once."""
+        return len(self._submitters) * self.config.window_outstanding_max
+
     def stats(self) -> dict[str, LinkStats]:
         return {link.name: link.stats for link in self.links}
 
     def _notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+        if self._on_change is not None:
+            self._on_change()
 
     def _pick(self) -> SmscLink | None:
+        if len(self._submitters) == 1:  # the usual pool: one transceiver
+            only = self._submitters[0]
+            return only if only.is_bound else None
         now = asyncio.get_running_loop().time()
         bound = [link for link in self._submitters if link.is_bound]
         if not bound:

@@ -85,6 +85,13 @@ class AsyncPacer:
     def rate_per_s(self) -> int:
         return self._pacer.rate_per_s
 
+    def try_turn(self, now: float) -> bool:
+        """Take a turn at ``now`` if nobody is waiting and the cap allows it (recorded); else False."""
+        if not self._lock.locked() and self._pacer.delay(now) == 0.0:
+            self._pacer.record(now)
+            return True
+        return False
+
     async def turn(self) -> None:
         loop = asyncio.get_running_loop()
         if not self._lock.locked() and self._pacer.delay(loop.time()) == 0.0:

@@ -226,6 +226,14 @@ class OperatorSimulator:
             short_message=b"" if tlvs else payload,
             tlvs=tlvs,
         )
+        self.inject(pdu, system_id=system_id)
+
+    def inject(self, pdu: DeliverSm, *, system_id: str | None = None) -> None:
+        """Queue any ``deliver_sm`` as it is (a UDH part, SAR TLVs, a malformed one) for an account."""
+        if system_id is None:
+            if len(self.config.accounts) != 1:
+                raise ValueError("several accounts: say which one receives the MO")
+            system_id = next(iter(self.config.accounts))
         self.stats.mos_queued += 1
         self._outbox(system_id).put_nowait(pdu)
 

@@ -12,6 +12,8 @@ time, like ``health.py``):
   optionally ``"system_id"``) queues an MO; 202.
 * ``POST /throttle`` with ``{"tps": 5}`` (or ``null``) sets the throttle; 200.
 * ``GET /stats`` returns the counters.
+
+:func:`start_process` runs it as a child process (``make run``, the local-cloud tests, benchmarks).
 """
 
 from __future__ import annotations
@@ -23,8 +25,13 @@ import json
 import logging
 import os
 import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from smpp_bridge.simulator import IdFormat, OperatorSimulator, SimulatorConfig
 from smpp_bridge.smpp import SessionConfig
@@ -167,6 +174,41 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
         window_outstanding_max=args.window,
         session=SessionConfig(),
     )
+
+
+def start_process(
+    args: Sequence[str] = (),
+    *,
+    password: str,
+    cwd: Path | None = None,
+    log: IO[bytes] | None = None,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 15.0,
+) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
+    """Start the simulator as a child process; returns it and its ports (``smpp``, ``control``).
+
+    The password goes through the environment, not the command line. ``log`` takes its stderr.
+    """
+    process = subprocess.Popen(  # noqa: S603 - this interpreter and module, our own arguments
+        [sys.executable, "-m", "smpp_bridge.simulator_main", *args],
+        cwd=cwd,
+        env={**(env if env is not None else os.environ), PASSWORD_ENV: password},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=log if log is not None else subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout_s
+    line = b""
+    while not line.endswith(b"\n") and time.monotonic() < deadline and process.poll() is None:
+        line += process.stdout.readline()
+    try:
+        ports = json.loads(line)
+        return process, {"smpp": int(ports["smpp"]), "control": int(ports["control"])}
+    except (ValueError, KeyError, TypeError):
+        process.kill()
+        process.wait(5)
+        raise RuntimeError(f"the simulator did not start (exit {process.returncode}): {line!r}") from None
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -259,7 +259,7 @@ smsbox-interface = 127.0.0.1
 box-deny-ip = "*.*.*.*"
 box-allow-ip = "127.0.0.1"
 log-file = "$dir/bearerbox.log"
-log-level = 0
+log-level = $log_level
 access-log = "$dir/access.log"
 dlr-storage = internal
 sms-resend-freq = 1
@@ -280,7 +280,7 @@ source-addr-npi = 1
 dest-addr-ton = 1
 dest-addr-npi = 1
 enquire-link-interval = $enquire_link_interval_s
-max-pending-submits = 10
+max-pending-submits = $max_pending_submits
 reconnect-delay = $reconnect_delay_s
 
 group = smsbox
@@ -289,7 +289,7 @@ bearerbox-port = $smsbox_port
 sendsms-port = $sendsms_port
 sendsms-interface = 127.0.0.1
 log-file = "$dir/smsbox.log"
-log-level = 0
+log-level = $log_level
 access-log = "$dir/smsbox-access.log"
 
 group = sendsms-user
@@ -317,6 +317,7 @@ class SmppBind:
     smsc_id: str = "bridge"
     reconnect_delay_s: int = 1
     enquire_link_interval_s: int = 30
+    max_pending_submits: int = 10  # Kannel's window of outstanding submit_sm
 
     def __post_init__(self) -> None:
         if not 0 < len(self.system_id) <= SYSTEM_ID_CHARS_MAX:
@@ -348,6 +349,7 @@ class Kannel:
     ports: _Ports = field(default_factory=_Ports.pick)
     admin_password: str = field(default_factory=lambda: secrets.token_hex(8))
     sendsms_password: str = field(default_factory=lambda: secrets.token_hex(8))
+    log_level: int = 0  # 0 dumps every PDU (the tests read them); benchmarks use 3 (errors only)
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ config and processes
@@ -370,6 +372,8 @@ class Kannel:
                 password=self.bind.password,
                 reconnect_delay_s=self.bind.reconnect_delay_s,
                 enquire_link_interval_s=self.bind.enquire_link_interval_s,
+                max_pending_submits=self.bind.max_pending_submits,
+                log_level=self.log_level,
                 sendsms_user=SENDSMS_USER,
                 sendsms_password=self.sendsms_password,
                 mo_url=self.sink.url("/mo"),
@@ -542,9 +546,9 @@ class Kannel:
 
 @contextlib.contextmanager
 def running_kannel(
-    bind: SmppBind, sink: HttpSink, workdir: Path, *, wait_online: bool = True
+    bind: SmppBind, sink: HttpSink, workdir: Path, *, wait_online: bool = True, log_level: int = 0
 ) -> Iterator[Kannel]:
-    kannel = Kannel(bind, sink, workdir)
+    kannel = Kannel(bind, sink, workdir, log_level=log_level)
     kannel.start(wait_online=wait_online)
     try:
         yield kannel
