@@ -16,7 +16,7 @@ DEPS_LAYER := .build/deps-layer
 STAMP := .installed
 PIP := pip install --quiet --disable-pip-version-check
 
-.PHONY: help install system-deps run test lint typecheck unit integration template-check clean python
+.PHONY: help install system-deps run demo-mo test lint typecheck unit integration template-check clean python
 
 help:
 	@echo "make run    install everything and start the platform on the local cloud (Ctrl-C stops it)"
@@ -76,6 +76,9 @@ install: system-deps $(BIN)/$(STAMP) $(MINISTACK)/$(STAMP) $(SAMCLI)/$(STAMP) $(
 
 run: install
 	$(BIN)/python -m infra.run_local
+
+demo-mo: $(BIN)/$(STAMP)
+	$(BIN)/python -m infra.demo_mo
 
 lint: $(BIN)/$(STAMP)
 	$(BIN)/ruff check .

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
+from smsbilling.adapters.dynamodb_entities import DynamoEntityStore, EntityExists
+from smsbilling.adapters.dynamodb_ledger import DynamoDbLedgerStore
 from smsbilling.domain.entities import (
     ApiKey,
     BillingModel,
@@ -20,18 +21,47 @@ from smsbilling.domain.entities import (
     Partner,
     PartnerService,
     PartnerStatus,
+    PrefixClaim,
     Protocol,
     ServiceStatus,
     ShortNumber,
     SmppAccount,
 )
+from smsbilling.domain.routing import fold
 from smsbilling.domain.secrets import hash_password, hash_token
+from smsbilling.domain.tariff import CommissionScale, NumberTariff, TariffPlan
+from smsbilling.logic.ledger_setup import open_operator, open_partner, open_platform
+from smsbilling.logic.mo_processing import claim_prefix
+from smsbilling.logic.plans import store_plan
 
 # Local-only demo credentials, printed by `make run`.
+HTTP_LINK_ID = "demo-http"
 HTTP_LINK_TOKEN = "demo-link-token"  # noqa: S105
 PARTNER_API_KEY = "demo-partner-key"
 PARTNER_SMPP_SYSTEM_ID = "demopartner"
 PARTNER_SMPP_PASSWORD = "demopass"  # noqa: S105 - SMPP 3.4 passwords are at most 8 characters
+PARTNER_CALLBACK_SECRET = "whsec_demo_partner_0123456789abcdef"  # noqa: S105
+OPERATOR_MT_TOKEN = "demo-operator-mt-token"  # noqa: S105 - what the platform shows the demo operator
+
+
+# The demo tariff (common plan "demo-plan", the short number's tariff_plan_id): 1.50 GBP incl. 20 % VAT,
+# the operator keeps 40 % of the net, the platform 30 % of the rest. Per MO: VAT 0.25, operator 0.50,
+# partner 0.53, platform 0.22.
+DEMO_PRICE_MINOR = 150
+
+
+def demo_plan(operator_id: str, number: str) -> TariffPlan:
+    return TariffPlan(
+        plan_id="demo-plan",
+        currency="GBP",
+        effective_from_ms=0,
+        numbers={
+            (operator_id, number): NumberTariff(
+                operator_id, number, "GBP", price=DEMO_PRICE_MINOR, vat_bps=2_000, operator_share_bps=4_000
+            )
+        },
+        scale=CommissionScale.flat(3_000),
+    )
 
 
 @dataclass(frozen=True)
@@ -41,14 +71,22 @@ class Demo:
     short_number: ShortNumber
     partner: Partner
     service: PartnerService
+    plan: TariffPlan
     http_link_token: str = HTTP_LINK_TOKEN
+    operator_mt_token: str = OPERATOR_MT_TOKEN
+    partner_callback_secret: str = PARTNER_CALLBACK_SECRET
     partner_api_key: str = PARTNER_API_KEY
     smpp_system_id: str = PARTNER_SMPP_SYSTEM_ID
     smpp_password: str = PARTNER_SMPP_PASSWORD
 
 
-def build(partner_handler_url: str | None = None) -> tuple[Demo, list[Any]]:
-    """The demo entities (and the ones that only hold credentials), without storing them."""
+def build(partner_url: str | None = None, operator_mt_url: str | None = None) -> tuple[Demo, list[Any]]:
+    """The demo entities (and the ones that only hold credentials), without storing them.
+
+    ``partner_url`` is the demo partner's server (infra.demo_peers.DemoPartner): the service's
+    handler is its ``/mo`` and MT status callbacks go to its ``/status``. ``operator_mt_url`` is
+    where the demo operator (DemoOperator) takes MTs for the HTTP link.
+    """
     now = datetime(2026, 1, 1, tzinfo=UTC)
     operator = Operator(
         operator_id="demo-operator",
@@ -58,10 +96,12 @@ def build(partner_handler_url: str | None = None) -> tuple[Demo, list[Any]]:
         default_reply="Unknown request. Text HELP to 4444 for the list of services.",
     )
     http_link = OperatorLink(
-        link_id="demo-http",
+        link_id=HTTP_LINK_ID,
         operator_id=operator.operator_id,
         protocol=Protocol.HTTP,
         http_token_hash=hash_token(HTTP_LINK_TOKEN),
+        mt_url=operator_mt_url,
+        mt_token=OPERATOR_MT_TOKEN if operator_mt_url else None,
     )
     short_number = ShortNumber(
         operator_id=operator.operator_id,
@@ -75,6 +115,7 @@ def build(partner_handler_url: str | None = None) -> tuple[Demo, list[Any]]:
         email="partner@example.com",
         status=PartnerStatus.ACTIVE,
         created_at=now,
+        callback_secrets=(PARTNER_CALLBACK_SECRET,),
     )
     service = PartnerService(
         service_id="demo-service",
@@ -83,7 +124,8 @@ def build(partner_handler_url: str | None = None) -> tuple[Demo, list[Any]]:
         prefix="ABC",
         short_numbers=(short_number.entity_id,),
         handler_kind=HandlerKind.HTTP_POST_SYNC,
-        handler_url=partner_handler_url,
+        handler_url=f"{partner_url}/mo" if partner_url else None,
+        status_url=f"{partner_url}/status" if partner_url else None,
         status=ServiceStatus.ACTIVE,
     )
     api_key = ApiKey(
@@ -100,13 +142,34 @@ def build(partner_handler_url: str | None = None) -> tuple[Demo, list[Any]]:
         owner_id=partner.partner_id,
         allowed_cidrs=("127.0.0.0/8",),
     )
-    demo = Demo(operator, http_link, short_number, partner, service)
+    plan = demo_plan(operator.operator_id, short_number.number)
+    demo = Demo(operator, http_link, short_number, partner, service, plan)
     return demo, [operator, http_link, short_number, partner, service, api_key, smpp]
 
 
-def load(dynamodb: Any, entities_table: str, partner_handler_url: str | None = None) -> Demo:
-    demo, entities = build(partner_handler_url)
+def load(
+    dynamodb: Any,
+    entities_table: str,
+    partner_url: str | None = None,
+    operator_mt_url: str | None = None,
+    *,
+    ledger_table: str | None = None,
+) -> Demo:
+    """Store the demo; with ``ledger_table`` also open the ledger accounts its charges post to."""
+    demo, entities = build(partner_url, operator_mt_url)
     store = DynamoEntityStore(dynamodb, entities_table)
     for entity in entities:
         store.put(entity)
+    store_plan(store, demo.plan)
+    try:
+        claim_prefix(store, demo.service, demo.short_number.entity_id)  # "ABC" on 4444
+    except EntityExists:  # by an earlier run; anything else holding the demo prefix is a mistake
+        held = store.get(PrefixClaim, f"{demo.short_number.entity_id}#{fold(demo.service.prefix)}")
+        if held is None or held.service_id != demo.service.service_id:
+            raise
+    if ledger_table is not None:
+        ledger = DynamoDbLedgerStore(ledger_table, dynamodb)
+        open_platform(ledger, demo.plan.currency)
+        open_operator(ledger, demo.operator.operator_id, demo.plan.currency)
+        open_partner(ledger, demo.partner.partner_id, demo.plan.currency)
     return demo

@@ -218,6 +218,8 @@ class LocalCloud:
             "SMSBILLING_QUEUES__MT": o["MtQueueUrl"],
             "SMSBILLING_QUEUES__DLR": o["DlrQueueUrl"],
             "SMSBILLING_QUEUES__OUTBOUND": o["OutboundQueueUrl"],
+            "SMSBILLING_QUEUES__DELIVERY": o["DeliveryQueueUrl"],
+            "SMSBILLING_QUEUES__DELIVERY_DEAD_LETTER": o["DeliveryDeadLetterQueueUrl"],
         }
 
 

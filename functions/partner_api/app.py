@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smsbilling.adapters import aws
 from smsbilling.settings import load_settings
+from smsbilling.web import otp, replies
 from smsbilling.web.problems import ApiProblem, install_problem_handlers
 
 logger = Logger()
@@ -19,6 +20,8 @@ app = APIGatewayRestResolver(enable_validation=True)
 install_problem_handlers(app)
 # Swagger UI with its assets inlined from Powertools (works offline); JSON at /docs?format=json.
 app.enable_swagger(path="/docs", title="smsbilling partner API", version="1")
+app.include_router(otp.router)
+app.include_router(replies.router)
 
 
 @app.get("/health", summary="Service health", tags=["operations"])

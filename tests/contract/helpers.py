@@ -34,11 +34,11 @@ def credits(partner_id: str) -> Account:
     return acc.partner(partner_id, Book.CREDITS)
 
 
-def open_world(store: LedgerStore, *, credit_limit: int = 0, slots: int = 2) -> None:
-    open_platform(store, RUB)
-    open_operator(store, OP, RUB)
+def open_world(store: LedgerStore, *, credit_limit: int = 0, slots: int = 2, currency: str = RUB) -> None:
+    open_platform(store, currency)
+    open_operator(store, OP, currency)
     for partner_id in PARTNERS:
-        open_partner(store, partner_id, RUB, credit_limit=credit_limit, block_slots=slots)
+        open_partner(store, partner_id, currency, credit_limit=credit_limit, block_slots=slots)
 
 
 def xfer(
@@ -64,6 +64,6 @@ def spend(tid: str, partner_id: str, amount: int, *, pending: bool = False) -> T
     return xfer(tid, (credits(partner_id), amount), (CONSUMED, -amount), currency=CREDITS, pending=pending)
 
 
-def pay_in(tid: str, partner_id: str, amount: int) -> Transfer:
+def pay_in(tid: str, partner_id: str, amount: int, *, currency: str = RUB) -> Transfer:
     """Money to the partner's constrained ``available`` balance, from cash."""
-    return xfer(tid, (CASH, amount), (available(partner_id), -amount))
+    return xfer(tid, (CASH, amount), (available(partner_id), -amount), currency=currency)

@@ -45,18 +45,22 @@ def test_run_local_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None
         bridge_health = httpx.get(info["bridge"]["health"], timeout=5)
         assert bridge_health.json() == {"status": "ok"}
 
-        mo = httpx.post(
-            f"{info['api_base']}/operator/links/{info['demo']['operator_http_link']}/mo",
-            headers={"Authorization": f"Bearer {info['demo']['operator_http_token']}"},
-            json={
-                "operator_message_id": "t-1",
-                "source": "447700900123",
-                "destination": "4444",
-                "text": "ABC 1",
-            },
-            timeout=30,
+        # `make demo-mo`: a paid MO through the demo operator, partner and operator SMSC until settled.
+        trail = subprocess.run(
+            [sys.executable, "-m", "infra.demo_mo", "--text", "abc 1", "--timeout", "90"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
-        assert mo.status_code == 202
+        assert trail.returncode == 0, trail.stdout + trail.stderr
+        lines = trail.stdout.splitlines()
+        assert "MO routed: service demo-service, charged 150 GBP" in lines[1]
+        assert "partner handler: delivered (HTTP 200)" in lines[2]
+        assert lines[4].endswith("reply MT delivered: 'Thank you! We got: abc 1' to 447700900123")
+        assert "partner demo-partner earned: " in lines[5]
 
         host, port = info["bridge"]["smpp"].split(":")
         client = smpplib.client.Client(host, int(port), timeout=10)

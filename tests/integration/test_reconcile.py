@@ -27,9 +27,10 @@ def test_reconciliation_passes_then_finds_a_tampered_balance(stack: Stack) -> No
     client = stack.client("dynamodb")
     table = stack.outputs["LedgerTableName"]
     store = DynamoDbLedgerStore(table, client, LedgerLimits())  # the limits the function runs with
-    open_world(store)
+    # The deployed stack's ledger is shared by the whole session, whose other tests bill in GBP.
+    open_world(store, currency="GBP")
     store.post(topup("rec-topup", PARTNERS[0], 500))
-    store.post(pay_in("rec-payin", PARTNERS[1], 1_250))
+    store.post(pay_in("rec-payin", PARTNERS[1], 1_250, currency="GBP"))
 
     clean = _invoke(stack)
     assert clean["ok"] is True and clean["discrepancies"] == 0

@@ -154,5 +154,19 @@ class DlrReceived(Contract):
     received_at: datetime
 
 
-MtEvent = Annotated[SubmitResult | DlrReceived, Field(discriminator="kind")]
-"""What the DLR queue carries: the MT-events processor handles both."""
+class NotifyMtStatus(Contract):
+    """Command (DLR queue): settle a final MT and tell its partner: attempt ``attempt`` of the callback.
+
+    Sent by the MT processor (attempt 1) for an MT refused before it was sent, and by the MT-events
+    processor, with a delay, to try a failed status callback again. The MT record counts attempts,
+    so a repeated command with a number already tried does nothing.
+    """
+
+    kind: Literal["mt.notify"] = "mt.notify"
+    schema_version: Literal[1] = 1
+    message_id: str = Field(min_length=1, max_length=64)
+    attempt: int = Field(ge=1, le=50)
+
+
+MtEvent = Annotated[SubmitResult | DlrReceived | NotifyMtStatus, Field(discriminator="kind")]
+"""What the DLR queue carries: the MT-events processor handles all three."""

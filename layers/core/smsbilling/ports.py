@@ -6,15 +6,30 @@ Ledger
 (``adapters.memory_ledger.MemoryLedgerStore``, ``adapters.dynamodb_ledger.DynamoDbLedgerStore``)
 passes the same suite, ``tests/contract/test_ledger_contract.py``. Every method raises only
 :class:`~smsbilling.domain.ledger.LedgerError` subclasses.
+
+MT messages
+-----------
+:class:`MtStore` keeps :class:`MtRecord` (the domain :class:`~smsbilling.domain.mt.Mt` plus what
+sending and settling need) with a version for optimistic writes, and the operator-id correlation
+items (:class:`Correlation`). Implementations: ``adapters.memory_mt``, ``adapters.dynamodb_mt``;
+suite: ``tests/contract/test_mt_store_contract.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from smsbilling.contracts import MtPurpose
 from smsbilling.domain.accounts import Account, AccountSpec
+from smsbilling.domain.dlr import DlrStatus
+from smsbilling.domain.entities import BillingModel
 from smsbilling.domain.ledger import Balance, LedgerError, Leg, PostResult, StoredTransfer, Transfer
+from smsbilling.domain.mt import Mt
 from smsbilling.domain.outbox import OutboxItem
 
 
@@ -88,4 +103,168 @@ class OutboxStore(Protocol):
 
     def release(self, item: OutboxItem) -> None:
         """Not delivered: make it available again at once."""
+        ...
+
+
+# --- MT messages ------------------------------------------------------------------------------------
+
+
+class MtOrigin(StrEnum):
+    REQUESTED = "requested"  # MtRequested: the platform writes the text (replies, notices, OTP, API)
+    SMPP = "smpp"  # SendMt: a partner's submit_sm on its bind, sent as submitted
+
+
+class NotifyOutcome(StrEnum):
+    SENT = "sent"  # the partner took the status (a 2xx, or the receipt is in its outbox)
+    FAILED = "failed"  # given up: refused for good, or every attempt failed
+    SKIPPED = "skipped"  # nobody to tell: the platform's own MT, no status_url, no receipt asked for
+
+
+class MtRecord(BaseModel):
+    """An MT as stored (``MT#<id>``): its lifecycle, what sending needs, and how settling went.
+
+    ``version`` counts writes: a write succeeds only over the version it read (optimistic).
+    ``parts_hex`` is each part's ``short_message`` (its UDH included when ``esm_class`` has 0x40);
+    empty for an MT refused before anything could be encoded.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mt: Mt
+    version: int = Field(default=0, ge=0)
+    origin: MtOrigin
+    purpose: MtPurpose | None = None
+    partner_id: str | None = None
+    service_id: str | None = None
+    partner_system_id: str | None = Field(default=None, description="SendMt: the bind receipts go to")
+    partner_registered_delivery: int = Field(default=0, ge=0, le=255, description="what the partner asked")
+    in_reply_to: str | None = None
+    operator_id: str | None = None
+    link_id: str | None = None
+    source: str
+    source_ton: int = Field(default=0, ge=0, le=255)
+    source_npi: int = Field(default=0, ge=0, le=255)
+    destination: str
+    text: str | None = None
+    data_coding: int = Field(default=0, ge=0, le=255)
+    esm_class: int = Field(default=0, ge=0, le=255)
+    parts_hex: tuple[str, ...] = ()
+    billed: bool = False
+    created_at: datetime
+    handed_parts: tuple[int, ...] = Field(default=(), description="parts whose submit went out")
+    billing_done: bool = False
+    notify_attempts: int = Field(default=0, ge=0)
+    notified: NotifyOutcome | None = None
+    notify_error: str = Field(default="", max_length=200)
+
+    @property
+    def message_id(self) -> str:
+        return self.mt.message_id
+
+    @property
+    def billing_model(self) -> BillingModel:
+        """MT-billing for the billed MT (its charge waits for the DLR); nothing to settle otherwise."""
+        return BillingModel.MT if self.billed else BillingModel.MO
+
+
+class WaitingReceipt(BaseModel):
+    """A final receipt kept on a correlation item until the submit result links the id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    receipt_id: str
+    status: DlrStatus
+    reason: str = ""
+
+
+class Correlation(BaseModel):
+    """``OPID#<link_id>#<key>``: which MT part an operator message id belongs to (ADR 0003 §8)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    link_id: str
+    key: str
+    message_id: str | None = None
+    part_index: int | None = None
+    receipts: tuple[WaitingReceipt, ...] = ()
+
+
+class MtStore(Protocol):
+    def create(self, record: MtRecord) -> MtRecord:
+        """Store a new record (version 0) unless one has its id; return the stored one."""
+        ...
+
+    def get(self, message_id: str) -> MtRecord | None: ...
+
+    def replace(self, record: MtRecord) -> bool:
+        """Write ``record`` (version n + 1) only if the stored version is n; False otherwise."""
+        ...
+
+    def link(
+        self, link_id: str, key: str, message_id: str, part_index: int, *, expires_at_s: int
+    ) -> Correlation:
+        """Claim ``(link_id, key)`` for an MT part; returns the item as it stands afterwards.
+
+        Another MT part holding it already stays (the returned item names it); receipts kept on the
+        item come back with it, for the caller to apply.
+        """
+        ...
+
+    def add_receipt(
+        self, link_id: str, key: str, receipt: WaitingReceipt, *, expires_at_s: int, receipts_max: int
+    ) -> Correlation | None:
+        """Keep a receipt on the item (created if absent); the item afterwards.
+
+        A receipt id kept already changes nothing. None when ``receipts_max`` are kept already and
+        the item is not linked (the caller retries later).
+        """
+        ...
+
+    def correlation(self, link_id: str, key: str) -> Correlation | None: ...
+
+    def expired(self, now_ms: int, limit: int) -> list[str]:
+        """Ids of MTs not final whose deadline (``expires_at_ms``) is at or before ``now_ms``.
+
+        Soonest deadline first, at most ``limit``. Read from an index: an MT that became final a
+        moment ago may still be listed (the lifecycle then calls its expiry a duplicate).
+        """
+        ...
+
+
+class OperatorPart(BaseModel):
+    """One MT part as an HTTP operator link receives it (docs/operator-http.md).
+
+    Exactly one of ``text`` (a text part, already cut so it decodes alone) and ``payload_hex``
+    (bytes we do not read as text); ``udh_hex`` when the part carries a user data header.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: int = 1
+    message_id: str
+    part: int = Field(ge=1, le=255)
+    parts: int = Field(ge=1, le=255)
+    source: str
+    destination: str
+    data_coding: int = Field(ge=0, le=255)
+    text: str | None = None
+    payload_hex: str | None = None
+    udh_hex: str | None = None
+    registered_delivery: int = Field(ge=0, le=255)
+
+
+class OperatorAnswer(BaseModel):
+    """How an HTTP operator link answered one part: accepted with its id, or refused and why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    accepted: bool
+    operator_message_id: str | None = None
+    error: str = Field(default="", max_length=200)
+    permanent: bool = True  # refused: False means "try again later" (5xx, 408, 429, no answer)
+
+
+class OperatorClient(Protocol):
+    def submit(self, url: str, token: str | None, part: OperatorPart) -> OperatorAnswer:
+        """POST one part to an operator's ``mt_url``; every outcome is an answer, nothing raises."""
         ...

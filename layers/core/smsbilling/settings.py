@@ -36,6 +36,7 @@ class QueueUrls(_Group):
     dlr: str = ""
     outbound: str = ""
     delivery: str = ""  # MoRouted commands for the partner-delivery consumer
+    delivery_dead_letter: str = ""  # its DLQ: partner delivery dead-letters there with a reason
 
 
 class ApiLimits(_Group):
@@ -49,8 +50,33 @@ class MessageLimits(_Group):
     segments_max: int = Field(default=10, gt=0, le=255)
     reassembly_timeout_s: int = Field(default=300, gt=0)
     reassembly_pending_max: int = Field(default=10_000, gt=0)
+    reassembly_done_ttl_s: int = Field(
+        default=14 * 86_400, gt=0, description="keep a long MO's completion while its MO may be redelivered"
+    )
+    tariff_plans_cache_s: int = Field(default=60, ge=0, description="how long the MO processor caches plans")
     mt_final_wait_s: int = Field(default=48 * 3600, gt=0, description="no final DLR by then: expired")
     mt_validity_s: int = Field(default=24 * 3600, gt=0, description="validity period asked of the SMSC")
+    mt_correlation_keep_s: int = Field(
+        default=7 * 86_400, gt=0, description="OPID# items live this long past the MT's final wait (TTL)"
+    )
+    mt_receipts_parked_max: int = Field(
+        default=8, ge=1, le=50, description="receipts kept on one OPID# item before its submit result"
+    )
+    mt_write_conflict_retries_max: int = Field(default=8, ge=0, le=50, description="optimistic MT writes")
+    mt_deadline_margin_s: float = Field(
+        default=2.0, ge=0, description="no HTTP call starts with less than its timeout + this left to run"
+    )
+    mt_due_shards_count: int = Field(
+        default=4, ge=1, le=100, description="gsi1 partitions of the MT expiry index; may only grow"
+    )
+    mt_expiry_per_run_max: int = Field(default=1000, ge=1, description="MTs one expiry sweep settles")
+
+
+class OperatorMtLimits(_Group):
+    """Sending MT parts to HTTP operator links (docs/operator-http.md)."""
+
+    request_timeout_s: float = Field(default=5.0, gt=0, le=30, description="one POST, in total")
+    response_body_bytes_max: int = Field(default=4096, ge=256, le=64 * 1024)
 
 
 class LedgerLimits(_Group):
@@ -102,6 +128,24 @@ class BridgeSettings(_Group):
     queue_linger_s: float = Field(default=0.005, ge=0, le=1.0)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0, description="when idle, how often to look again")
     outbox_lease_s: float = Field(default=60.0, gt=0, description="how long a sent item is held for its resp")
+    # Operator links (client role): read from the entities table; the outbound queue feeds them.
+    links_refresh_interval_s: float = Field(default=60.0, gt=0, description="re-read OperatorLink entities")
+    outbound_pollers_count: int = Field(default=4, ge=1, le=16, description="concurrent SQS long polls")
+    outbound_receive_wait_s: int = Field(default=20, ge=0, le=20, description="SQS long-poll wait")
+    outbound_visibility_s: int = Field(
+        default=120, ge=1, le=43_200, description="a received submit is ours this long (> submit wait + resp)"
+    )
+    outbound_in_flight_max: int = Field(default=1000, ge=10, description="received, not yet finished")
+    outbound_retry_backoff_base_s: int = Field(default=2, ge=0, description="not sent: visible again after")
+    outbound_retry_backoff_max_s: int = Field(default=300, ge=1, le=43_200)
+    outbound_answered_kept_max: int = Field(
+        default=100_000, ge=0, description="(message, part) already answered: a duplicate is not resubmitted"
+    )
+    result_publish_attempts_max: int = Field(default=5, ge=1, le=20, description="then the submit is retried")
+    io_threads_max: int = Field(default=16, ge=1, le=256, description="blocking AWS calls of the client side")
+    mo_redelivery_window_s: int = Field(
+        default=600, ge=1, description="an identical id-less MO within this is a redelivery, not a new MO"
+    )
 
 
 class PartnerDeliveryLimits(_Group):
@@ -114,6 +158,32 @@ class PartnerDeliveryLimits(_Group):
     retry_backoff_base_s: float = Field(default=5.0, gt=0)
     retry_backoff_max_s: float = Field(default=900.0, gt=0, le=900)  # SQS DelaySeconds maximum
     signature_tolerance_s: int = Field(default=300, ge=1)
+    undecided_retry_s: int = Field(default=2, ge=0, le=60, description="MO not decided yet: look again")
+
+
+class SubscriptionLimits(_Group):
+    """MT-subscriptions (docs/billing.md, "MT-subscriptions"). Shard count may only grow."""
+
+    due_shards_count: int = Field(default=4, ge=1, le=100, description="gsi1 partitions of the due index")
+    due_per_run_max: int = Field(default=2000, ge=1, description="charges claimed by one schedule run")
+    due_page_size_max: int = Field(default=100, ge=1, le=1000, description="items per due-index query")
+    unsent_per_run_max: int = Field(default=500, ge=1, description="claimed charges re-published per run")
+    run_time_margin_s: float = Field(default=10.0, ge=0, description="stop before the timeout")
+
+
+class OtpLimits(_Group):
+    """The "password by SMS" ready service (docs/partner-api-otp.md)."""
+
+    code_length_default: int = Field(default=6, ge=4, le=10)
+    code_length_min: int = Field(default=4, ge=4, le=10)
+    code_length_max: int = Field(default=10, ge=4, le=10)
+    ttl_s_default: int = Field(default=300, ge=30)
+    ttl_s_min: int = Field(default=30, ge=10)
+    ttl_s_max: int = Field(default=3600, ge=30)
+    verify_attempts_max: int = Field(default=5, ge=1, le=20)
+    sends_per_msisdn_max: int = Field(default=5, ge=1, description="codes sent to one MSISDN per window")
+    sends_window_s: int = Field(default=3600, ge=60)
+    record_keep_s: int = Field(default=24 * 3600, ge=60, description="TTL of a code's record after expiry")
 
 
 class Settings(BaseSettings):
@@ -130,6 +200,9 @@ class Settings(BaseSettings):
     smpp: SmppLimits = SmppLimits()
     bridge: BridgeSettings = BridgeSettings()
     partner_delivery: PartnerDeliveryLimits = PartnerDeliveryLimits()
+    subscriptions: SubscriptionLimits = SubscriptionLimits()
+    otp: OtpLimits = OtpLimits()
+    operator_mt: OperatorMtLimits = OperatorMtLimits()
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""MO intake logic over in-memory fakes: authorisation, idempotent acceptance, exactly-once pick-up."""
+"""MO intake logic over in-memory fakes: authorisation, idempotent acceptance, re-queue until decided."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import pytest
 
 from smsbilling.adapters.memory_entities import MemoryEntityStore
 from smsbilling.adapters.memory_inbound import MemoryEventPublisher, MemoryInboundStore
-from smsbilling.contracts import MoReceived
 from smsbilling.domain.entities import OperatorLink, Protocol
 from smsbilling.domain.inbound import InboundMo, MoState
 from smsbilling.domain.secrets import hash_token
-from smsbilling.logic.mo_intake import LinkNotAuthorised, accept_mo, authorise_link, pick_up_mo
+from smsbilling.logic.mo_intake import LinkNotAuthorised, accept_mo, authorise_link
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -54,7 +53,7 @@ def test_authorised_link_is_returned(entities: MemoryEntityStore) -> None:
     assert authorise_link(entities, "l1", "t").link_id == "l1"
 
 
-def test_accept_is_idempotent_and_requeues_only_while_not_picked_up(entities: MemoryEntityStore) -> None:
+def test_accept_is_idempotent_and_requeues_only_while_undecided(entities: MemoryEntityStore) -> None:
     link = authorise_link(entities, "l1", "t")
     store, events = MemoryInboundStore(), MemoryEventPublisher()
     first = accept_mo(link, mo(), now=NOW, store=store, events=events)
@@ -63,10 +62,31 @@ def test_accept_is_idempotent_and_requeues_only_while_not_picked_up(entities: Me
     assert len(events.published) == 2  # a retry re-queues: the first send may have been lost
     assert len(store.messages) == 1
 
-    pick_up_mo(events.published[0], store=store)
+    assert store.decide(first.model_copy(update={"state": MoState.ROUTED}))
     late = accept_mo(link, mo(), now=NOW, store=store, events=events)
-    assert late.state is MoState.ACCEPTED
-    assert len(events.published) == 2  # picked up already: nothing queued again
+    assert late.state is MoState.ROUTED
+    assert len(events.published) == 2  # decided already: nothing queued again
+
+
+def test_accept_stores_the_raw_payload_and_concatenation_fields(entities: MemoryEntityStore) -> None:
+    link = authorise_link(entities, "l1", "t")
+    store, events = MemoryInboundStore(), MemoryEventPublisher()
+    raw = InboundMo(
+        operator_message_id="m9",
+        source="447700900123",
+        destination="4444",
+        payload_hex="00410042",
+        data_coding=8,
+        udh_hex="050003AA0201",
+        sar_ref=None,
+    )
+    stored = accept_mo(link, raw, now=NOW, store=store, events=events)
+    assert (stored.payload_hex, stored.data_coding, stored.udh_hex) == ("00410042", 8, "050003aa0201")
+    sar = InboundMo(
+        operator_message_id="m10", source="1", destination="2", text="x", sar_ref=5, sar_total=3, sar_seq=2
+    )
+    stored = accept_mo(link, sar, now=NOW, store=store, events=events)
+    assert (stored.sar_ref, stored.sar_total, stored.sar_seq) == (5, 3, 2)
 
 
 def test_other_operator_message_ids_and_links_are_other_messages(entities: MemoryEntityStore) -> None:
@@ -79,17 +99,13 @@ def test_other_operator_message_ids_and_links_are_other_messages(entities: Memor
     assert len({a.message_id, b.message_id, c.message_id}) == 3
 
 
-def test_pick_up_happens_once_per_message(entities: MemoryEntityStore) -> None:
+def test_decide_happens_once_and_only_to_a_final_state(entities: MemoryEntityStore) -> None:
     link = authorise_link(entities, "l1", "t")
     store, events = MemoryInboundStore(), MemoryEventPublisher()
-    accept_mo(link, mo(), now=NOW, store=store, events=events)
-    event = events.published[0]
-    assert pick_up_mo(event, store=store).state is MoState.ACCEPTED
-    assert store.advance_state(event.message_id, MoState.RECEIVED, MoState.ACCEPTED) is False
-    assert pick_up_mo(event, store=store).state is MoState.ACCEPTED  # a redelivery: no-op
-
-
-def test_pick_up_of_an_unknown_message_fails_the_record() -> None:
-    event = MoReceived(message_id="missing", link_id="l1", received_at=NOW)
-    with pytest.raises(LookupError):
-        pick_up_mo(event, store=MemoryInboundStore())
+    stored = accept_mo(link, mo(), now=NOW, store=store, events=events)
+    with pytest.raises(ValueError, match="final state"):
+        store.decide(stored)
+    assert store.decide(stored.model_copy(update={"state": MoState.UNROUTED}))
+    assert not store.decide(stored.model_copy(update={"state": MoState.ROUTED}))
+    assert store.get(stored.message_id).state is MoState.UNROUTED  # type: ignore[union-attr]
+    assert not store.decide(stored.model_copy(update={"message_id": "other", "state": MoState.ROUTED}))

@@ -1,18 +1,28 @@
-"""DynamoDB adapter for inbound messages (messages table): ``pk = "MSG#<message_id>"``, ``sk = "META"``."""
+"""DynamoDB adapter for inbound messages (messages table): ``pk = "MSG#<message_id>"``, ``sk = "META"``.
+
+The item holds every :class:`StoredMo` field as a native attribute (``None`` fields left out),
+plus ``type = "mo"``. :meth:`DynamoInboundStore.decide` writes the MO processor's decision as
+one conditional update (every field of the decided MO set; attributes other writers add are
+kept): it succeeds only while the stored message is still undecided
+(``received``, or ``accepted`` for records an earlier version claimed), so of two concurrent
+processors exactly one decides and the other learns it lost.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from smsbilling.adapters.dynamodb_entities import from_item, model_attributes
 from smsbilling.domain.inbound import MoState, StoredMo
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _META = "META"
+_STORE_ONLY = ("pk", "sk", "type")
+_UNDECIDED = "#s IN (:received, :accepted)"
 
 
 def _msg_key(message_id: str) -> dict[str, Any]:
@@ -20,32 +30,12 @@ def _msg_key(message_id: str) -> dict[str, Any]:
 
 
 def _mo_to_item(mo: StoredMo) -> dict[str, Any]:
-    return {
-        **_msg_key(mo.message_id),
-        "type": {"S": "mo"},
-        "link_id": {"S": mo.link_id},
-        "operator_id": {"S": mo.operator_id},
-        "operator_message_id": {"S": mo.operator_message_id},
-        "source": {"S": mo.source},
-        "destination": {"S": mo.destination},
-        "text": {"S": mo.text},
-        "state": {"S": mo.state.value},
-        "received_at": {"S": mo.received_at.isoformat()},
-    }
+    return model_attributes(mo) | _msg_key(mo.message_id) | {"type": {"S": "mo"}}
 
 
 def _mo_from_item(item: dict[str, Any]) -> StoredMo:
-    return StoredMo(
-        message_id=item["pk"]["S"].removeprefix("MSG#"),
-        link_id=item["link_id"]["S"],
-        operator_id=item["operator_id"]["S"],
-        operator_message_id=item["operator_message_id"]["S"],
-        source=item["source"]["S"],
-        destination=item["destination"]["S"],
-        text=item["text"]["S"],
-        state=MoState(item["state"]["S"]),
-        received_at=datetime.fromisoformat(item["received_at"]["S"]),
-    )
+    message_id = {"S": item["pk"]["S"].removeprefix("MSG#")}  # items of the first version lack it
+    return from_item(StoredMo, item | {"message_id": message_id}, skip=_STORE_ONLY)
 
 
 def _is_condition_failure(error: ClientError) -> bool:
@@ -75,15 +65,22 @@ class DynamoInboundStore:
             return existing
         return mo
 
-    def advance_state(self, message_id: str, from_state: MoState, to_state: MoState) -> bool:
+    def decide(self, mo: StoredMo) -> bool:
+        if not mo.state.is_final:
+            raise ValueError(f"decide() needs a final state, got {mo.state.value}")
+        values = model_attributes(mo)
+        del values["message_id"]
+        names = {f"#a{i}": name for i, name in enumerate(values)} | {"#s": "state"}
+        assignments = ", ".join(f"#a{i} = :a{i}" for i in range(len(values)))
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key=_msg_key(message_id),
-                UpdateExpression="SET #s = :to",
-                ConditionExpression="#s = :from",
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={":to": {"S": to_state.value}, ":from": {"S": from_state.value}},
+                Key=_msg_key(mo.message_id),
+                UpdateExpression=f"SET {assignments}",  # attributes others may add are kept
+                ConditionExpression=_UNDECIDED,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={f":a{i}": value for i, value in enumerate(values.values())}
+                | {":received": {"S": MoState.RECEIVED.value}, ":accepted": {"S": MoState.ACCEPTED.value}},
             )
         except ClientError as error:
             if _is_condition_failure(error):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smsbilling.adapters.dynamodb_entities import EntityExists
-from smsbilling.domain.entities import Entity, entity_key
+from smsbilling.domain.entities import Entity, Operator, OperatorLink, entity_key
 
 
 class MemoryEntityStore:
@@ -21,3 +21,14 @@ class MemoryEntityStore:
     def get[E: Entity](self, model: type[E], entity_id: str) -> E | None:
         found = self.items.get(entity_key(model.type_name, entity_id))
         return found if isinstance(found, model) else None
+
+    def links_of(self, operator_id: str) -> list[OperatorLink]:
+        links = (e for e in self.items.values() if isinstance(e, OperatorLink))
+        return sorted(
+            (link for link in links if link.operator_id == operator_id), key=lambda link: link.link_id
+        )
+
+    def operators(self) -> list[Operator]:
+        return sorted(
+            (e for e in self.items.values() if isinstance(e, Operator)), key=lambda op: op.operator_id
+        )

@@ -6,7 +6,7 @@ They pass the same contract tests as the DynamoDB adapters (tests/contract/test_
 from __future__ import annotations
 
 from smsbilling.contracts import MoReceived
-from smsbilling.domain.inbound import MoState, StoredMo
+from smsbilling.domain.inbound import StoredMo
 
 
 class MemoryInboundStore:
@@ -16,11 +16,13 @@ class MemoryInboundStore:
     def put_if_absent(self, mo: StoredMo) -> StoredMo:
         return self.messages.setdefault(mo.message_id, mo)
 
-    def advance_state(self, message_id: str, from_state: MoState, to_state: MoState) -> bool:
-        current = self.messages.get(message_id)
-        if current is None or current.state is not from_state:
+    def decide(self, mo: StoredMo) -> bool:
+        if not mo.state.is_final:
+            raise ValueError(f"decide() needs a final state, got {mo.state.value}")
+        current = self.messages.get(mo.message_id)
+        if current is None or current.state.is_final:
             return False
-        self.messages[message_id] = current.model_copy(update={"state": to_state})
+        self.messages[mo.message_id] = mo
         return True
 
     def get(self, message_id: str) -> StoredMo | None:

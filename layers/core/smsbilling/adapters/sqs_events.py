@@ -1,7 +1,8 @@
 """Publishing contract messages to the platform's SQS queues (and the in-memory fake beside it).
 
 One method per message kind, each bound to the queue that kind travels on (docs/adr/0004):
-``mo`` MoReceived, ``delivery`` MoRouted, ``mt`` MtRequested, ``dlr`` SubmitResult/DlrReceived,
+``mo`` MoReceived, ``delivery`` MoRouted, ``mt`` MtRequested, ``dlr`` SubmitResult/DlrReceived
+(and NotifyMtStatus, the MT-events processor's delayed retry of a status callback),
 ``outbound`` OutboundSubmit. A send that fails raises: the caller must not acknowledge what it
 could not queue.
 """
@@ -17,6 +18,7 @@ from smsbilling.contracts import (
     MoReceived,
     MoRouted,
     MtRequested,
+    NotifyMtStatus,
     OutboundSubmit,
     SubmitResult,
 )
@@ -59,6 +61,9 @@ class SqsEventPublisher:
     def publish_mt_event(self, event: SubmitResult | DlrReceived) -> None:
         self._send(self._queues.dlr, event)
 
+    def publish_mt_notify(self, command: NotifyMtStatus, *, delay_s: int = 0) -> None:
+        self._send(self._queues.dlr, command, delay_s)
+
     def publish_outbound(self, submits: Sequence[OutboundSubmit]) -> None:
         for start in range(0, len(submits), SQS_BATCH_MAX):
             chunk = submits[start : start + SQS_BATCH_MAX]
@@ -78,6 +83,7 @@ class MemoryEventPublisher:
         self.delivery: list[tuple[MoRouted, int]] = []
         self.mt: list[MtRequested] = []
         self.dlr: list[SubmitResult | DlrReceived] = []
+        self.notify: list[tuple[NotifyMtStatus, int]] = []
         self.outbound: list[OutboundSubmit] = []
         self.fail = False
 
@@ -100,6 +106,10 @@ class MemoryEventPublisher:
     def publish_mt_event(self, event: SubmitResult | DlrReceived) -> None:
         self._check()
         self.dlr.append(event)
+
+    def publish_mt_notify(self, command: NotifyMtStatus, *, delay_s: int = 0) -> None:
+        self._check()
+        self.notify.append((command, delay_s))
 
     def publish_outbound(self, submits: Sequence[OutboundSubmit]) -> None:
         self._check()

@@ -238,21 +238,3 @@ class SmppAccount(Entity):
     allowed_cidrs: tuple[str, ...] = Field(default=(), description="empty: no address may bind")
     binds_max: int = Field(default=4, gt=0)
     enabled: bool = True
-
-
-ENTITY_TYPES: dict[str, type[Entity]] = {
-    cls.type_name: cls
-    for cls in (
-        Operator,
-        OperatorLink,
-        ShortNumber,
-        Partner,
-        PartnerService,
-        ApiKey,
-        SmppAccount,
-        PrefixClaim,
-        BlacklistEntry,
-        RoutingConfig,
-        Subscription,
-    )
-}

@@ -1,9 +1,10 @@
-"""Accepting MO messages from operator links, and their first step in the MO processor.
+"""Accepting MO messages from operator links.
 
 Nothing is acknowledged to the operator before the message is stored *and* queued. Storing is
 idempotent on (link, operator message id): a retried delivery maps to the same platform id and is
-queued again only while it has not been picked up yet, so a crash between the store and the queue
-cannot lose it, and a retry after the pick-up cannot process it twice.
+queued again only while the MO processor has not decided it yet, so a crash between the store and
+the queue cannot lose it, and a retry after the decision cannot process it twice. What the MO
+processor does with it is in :mod:`smsbilling.logic.mo_processing`.
 """
 
 from __future__ import annotations
@@ -31,8 +32,12 @@ class InboundStore(Protocol):
         """Store ``mo`` unless a message with its id exists; return the stored one either way."""
         ...
 
-    def advance_state(self, message_id: str, from_state: MoState, to_state: MoState) -> bool:
-        """Move the message from ``from_state`` to ``to_state``; False if it was not in ``from_state``."""
+    def decide(self, mo: StoredMo) -> bool:
+        """Replace the stored message by ``mo`` (a final state) if it is still undecided.
+
+        False, and nothing written, when it was decided already (or is not stored). Undecided is
+        ``received``, or ``accepted`` for records claimed by the first version of the processor.
+        """
         ...
 
     def get(self, message_id: str) -> StoredMo | None: ...
@@ -70,20 +75,16 @@ def accept_mo(
             text=mo.text,
             state=MoState.RECEIVED,
             received_at=now,
+            data_coding=mo.data_coding,
+            payload_hex=None if mo.payload_hex is None else mo.payload_hex.lower(),
+            udh_hex=None if mo.udh_hex is None else mo.udh_hex.lower(),
+            sar_ref=mo.sar_ref,
+            sar_total=mo.sar_total,
+            sar_seq=mo.sar_seq,
         )
     )
-    if stored.state is MoState.RECEIVED:
+    if not stored.state.is_final:
         events.publish_mo_received(
             MoReceived(message_id=stored.message_id, link_id=stored.link_id, received_at=stored.received_at)
         )
-    return stored
-
-
-def pick_up_mo(event: MoReceived, *, store: InboundStore) -> StoredMo:
-    """The MO processor's first step: claim the message exactly once (redeliveries are no-ops)."""
-    stored = store.get(event.message_id)
-    if stored is None:
-        raise LookupError(f"MO {event.message_id} is queued but not stored")
-    if store.advance_state(event.message_id, MoState.RECEIVED, MoState.ACCEPTED):
-        return stored.model_copy(update={"state": MoState.ACCEPTED})
     return stored
