@@ -39,12 +39,10 @@ from smsbilling.domain.entities import (
 from smsbilling.domain.ledger import TransferKind, TransferState, transfer_id
 from smsbilling.domain.mt import MtState
 from smsbilling.domain.signing import SignatureError, verify
-from smsbilling.domain.tariff import CommissionScale, NumberTariff, TariffPlan
-from smsbilling.logic.ledger_setup import open_operator, open_partner, open_platform
-from smsbilling.logic.plans import store_plan
 from smsbilling.ports import MtRecord, NotifyOutcome
 from smsbilling.settings import LedgerLimits, MessageLimits
 from tests.conftest import Stack
+from tests.integration.billing_world import price_numbers
 
 pytestmark = pytest.mark.localcloud
 
@@ -243,22 +241,14 @@ def world(stack: Stack) -> Iterator[World]:
         ),
     ):
         entities.put(entity)
-    tariff = NumberTariff(op_id, NUMBER, GBP, price=250, vat_bps=2_000, operator_share_bps=4_000)
-    store_plan(
-        entities,
-        TariffPlan(
-            plan_id=f"plan-{suffix}",
-            currency=GBP,
-            effective_from_ms=0,
-            numbers={(op_id, NUMBER): tariff},
-            scale=CommissionScale.flat(3_000),
-            partner_id=world.partner_id,
-        ),
+    price_numbers(
+        stack,
+        plan_id=f"plan-{suffix}",
+        partner_id=world.partner_id,
+        operator_id=op_id,
+        numbers=[NUMBER],
+        price=250,
     )
-    ledger = world.ledger()
-    open_platform(ledger, GBP)
-    open_operator(ledger, op_id, GBP)
-    open_partner(ledger, world.partner_id, GBP)
     yield world
     operator.close()
     partner.close()

@@ -25,7 +25,8 @@ from smsbilling.adapters.dynamodb_inbound import DynamoInboundStore
 from smsbilling.adapters.dynamodb_ledger import DynamoDbLedgerStore
 from smsbilling.adapters.dynamodb_mt import DynamoMtStore
 from smsbilling.adapters.dynamodb_subscriptions import DynamoSubscriptionStore
-from smsbilling.contracts import MtPurpose
+from smsbilling.adapters.sqs_events import SqsEventPublisher
+from smsbilling.contracts import MoReceived, MtPurpose
 from smsbilling.domain import accounts
 from smsbilling.domain.accounts import Book
 from smsbilling.domain.delivery_log import DeliveryRecord, DeliveryState, reply_mt_id
@@ -50,14 +51,12 @@ from smsbilling.domain.inbound import MoState, StoredMo
 from smsbilling.domain.ledger import StoredTransfer, TransferKind, TransferState, transfer_id
 from smsbilling.domain.mt import MtState
 from smsbilling.domain.secrets import hash_token
-from smsbilling.domain.tariff import CommissionScale, NumberTariff, TariffPlan
-from smsbilling.logic.ledger_setup import open_operator, open_partner, open_platform
 from smsbilling.logic.mo_processing import claim_prefix
-from smsbilling.logic.plans import store_plan
 from smsbilling.logic.subscriptions import charge_message_id
 from smsbilling.ports import MtRecord
-from smsbilling.settings import SubscriptionLimits
+from smsbilling.settings import QueueUrls, SubscriptionLimits
 from tests.conftest import Stack
+from tests.integration.billing_world import price_numbers
 from tests.integration.test_operator_forms import wait_for
 from tests.integration.test_subscriptions_schedule import invoke as run_subscriptions_schedule
 
@@ -268,27 +267,14 @@ def loop(stack: Stack) -> Iterator[Loop]:
         entities.put(entity)
     for svc in services.values():
         claim_prefix(entities, svc, svc.short_numbers[0])
-    tariffs = {
-        (operator_id, n): NumberTariff(
-            operator_id, n, GBP, price=PRICE, vat_bps=2_000, operator_share_bps=4_000
-        )
-        for n in numbers
-    }
-    store_plan(
-        entities,
-        TariffPlan(
-            plan_id=plan_id,
-            currency=GBP,
-            effective_from_ms=0,
-            numbers=tariffs,
-            scale=CommissionScale.flat(3_000),
-            partner_id=partner_id,
-        ),
+    price_numbers(
+        stack,
+        plan_id=plan_id,
+        partner_id=partner_id,
+        operator_id=operator_id,
+        numbers=list(numbers),
+        price=PRICE,
     )
-    ledger = DynamoDbLedgerStore(stack.outputs["LedgerTableName"], stack.client("dynamodb"))
-    open_platform(ledger, GBP)
-    open_operator(ledger, operator_id, GBP)
-    open_partner(ledger, partner_id, GBP)
     try:
         yield Loop(stack, partner, operator, suffix, operator_id, link_id, partner_id, services)
     finally:
@@ -327,7 +313,13 @@ def test_mo_billed_sync_post_round_trip_is_charged_answered_delivered_and_called
         mo_id,
         False,
     )
-    [call] = loop.handler_calls(mo_id)  # the duplicate was not delivered twice
+    # SQS delivers mo.received a second time (at-least-once): still one handler call, one charge.
+    queues = QueueUrls(mo=loop.stack.outputs["MoQueueUrl"])
+    SqsEventPublisher(loop.stack.client("sqs"), queues).publish_mo_received(
+        MoReceived(message_id=mo_id, link_id=loop.link_id, received_at=mo.received_at)
+    )
+    wait_for(lambda: _queue_drained(loop.stack, loop.stack.outputs["MoQueueUrl"]), TIMEOUT_S)
+    [call] = loop.handler_calls(mo_id)
     assert call.signature_ok and call.method == "POST"
     charge = loop.transfer(mo_id, TransferKind.MO_CHARGE)
     assert charge is not None and charge.state is TransferState.POSTED
@@ -388,7 +380,9 @@ def test_mt_billed_charge_is_final_only_when_the_reply_is_delivered(loop: Loop) 
     good = loop.send_mo("GAME 1", number=MT_NUMBER)
     bad = loop.send_mo("GAME FAIL", number=MT_NUMBER)
     mo = loop.decided(good)
-    assert (mo.state, mo.billing_model, mo.charged_amount) == (MoState.ROUTED, BillingModel.MT, None), mo.reason
+    assert (mo.state, mo.billing_model, mo.charged_amount) == (MoState.ROUTED, BillingModel.MT, None), (
+        mo.reason
+    )
     assert loop.delivery(good).reply_mt_id == reply_mt_id(good)
 
     delivered, failed = loop.final_mt(reply_mt_id(good)), loop.final_mt(reply_mt_id(bad))
@@ -470,3 +464,11 @@ def test_blacklisted_subscriber_is_neither_served_nor_charged(loop: Loop) -> Non
     assert (mo.state, mo.charged_amount) == (MoState.BLACKLISTED, None)
     assert loop.transfer(mo_id, TransferKind.MO_CHARGE) is None
     assert loop.handler_calls(mo_id) == []
+
+
+def _queue_drained(stack: Stack, queue_url: str) -> bool:
+    counts = stack.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return all(int(value) == 0 for value in counts.values())

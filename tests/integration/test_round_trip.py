@@ -35,13 +35,11 @@ from smsbilling.domain.entities import (
 from smsbilling.domain.inbound import MoState, StoredMo
 from smsbilling.domain.ledger import TransferKind, transfer_id
 from smsbilling.domain.secrets import hash_token
-from smsbilling.domain.tariff import CommissionScale, NumberTariff, TariffPlan
 from smsbilling.domain.text import gsm7_encode
 from smsbilling.logic.charging import period_of
-from smsbilling.logic.ledger_setup import open_operator, open_partner, open_platform
 from smsbilling.logic.mo_processing import claim_prefix
-from smsbilling.logic.plans import store_plan
 from tests.conftest import Stack
+from tests.integration.billing_world import price_numbers
 
 pytestmark = pytest.mark.localcloud
 
@@ -138,22 +136,14 @@ def world(stack: Stack, partner: _PartnerServer) -> dict[str, str]:
     ):
         entities.put(entity)
     claim_prefix(entities, service, number.entity_id)
-    tariff = NumberTariff(operator_id, "4444", "GBP", price=PRICE, vat_bps=2_000, operator_share_bps=4_000)
-    store_plan(
-        entities,
-        TariffPlan(
-            plan_id=f"plan-{suffix}",
-            currency="GBP",
-            effective_from_ms=0,
-            numbers={(operator_id, "4444"): tariff},
-            scale=CommissionScale.flat(3_000),
-            partner_id=partner_id,
-        ),
+    price_numbers(
+        stack,
+        plan_id=f"plan-{suffix}",
+        partner_id=partner_id,
+        operator_id=operator_id,
+        numbers=["4444"],
+        price=PRICE,
     )
-    ledger = DynamoDbLedgerStore(stack.outputs["LedgerTableName"], client)
-    open_platform(ledger, "GBP")
-    open_operator(ledger, operator_id, "GBP")
-    open_partner(ledger, partner_id, "GBP")
     return {"link_id": link.link_id, "partner_id": partner_id, "service_id": service.service_id}
 
 

@@ -18,7 +18,6 @@ import pytest
 
 from infra.demo_peers import DemoOperator
 from smsbilling.adapters.dynamodb_entities import DynamoEntityStore, from_item
-from smsbilling.adapters.dynamodb_ledger import DynamoDbLedgerStore
 from smsbilling.adapters.dynamodb_mt import DynamoMtStore
 from smsbilling.adapters.dynamodb_subscriptions import DynamoSubscriptionStore
 from smsbilling.contracts import MtPurpose
@@ -37,13 +36,11 @@ from smsbilling.domain.entities import (
     SubscriptionState,
     SubscriptionTerms,
 )
-from smsbilling.domain.tariff import CommissionScale, NumberTariff, TariffPlan
-from smsbilling.logic.ledger_setup import open_operator, open_partner, open_platform
-from smsbilling.logic.plans import store_plan
 from smsbilling.logic.subscriptions import charge_message_id
 from smsbilling.ports import MtRecord
 from smsbilling.settings import SubscriptionLimits
 from tests.conftest import Stack
+from tests.integration.billing_world import price_numbers
 
 pytestmark = pytest.mark.localcloud
 
@@ -131,22 +128,9 @@ def test_schedule_charges_a_due_subscription_once_and_never_a_cancelled_one(
         ),
     ):
         entities.put(entity)
-    tariff = NumberTariff(operator_id, "4444", "GBP", price=100, vat_bps=2_000, operator_share_bps=4_000)
-    store_plan(
-        entities,
-        TariffPlan(
-            plan_id=plan_id,
-            currency="GBP",
-            effective_from_ms=0,
-            numbers={(operator_id, "4444"): tariff},
-            scale=CommissionScale.flat(3_000),
-            partner_id=partner_id,
-        ),
+    price_numbers(
+        stack, plan_id=plan_id, partner_id=partner_id, operator_id=operator_id, numbers=["4444"], price=100
     )
-    ledger = DynamoDbLedgerStore(stack.outputs["LedgerTableName"], client)
-    open_platform(ledger, "GBP")
-    open_operator(ledger, operator_id, "GBP")
-    open_partner(ledger, partner_id, "GBP")
     now = datetime.now(UTC)
 
     def subscription(msisdn: str, **changes: object) -> Subscription:
