@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -128,3 +128,46 @@ def test_records_live_beside_the_mo_without_disturbing_it(stores: tuple[Delivery
     log.record(record(DeliveryState.DEAD, 1, reason="rejected by handler", http_status=400))
     log.claim_reply(reply("Thanks"))
     assert mos.get("m1") == mo
+
+
+def test_one_call_at_a_time_until_its_lease_runs_out(stores: tuple[DeliveryLog, MoReader]) -> None:
+    log, _ = stores
+    lease = T0 + timedelta(seconds=15)
+    assert log.claim_call(record(DeliveryState.CALLING, lease_until=lease), now=T0)
+    # A duplicate command during the call: refused, the first claim stands.
+    assert not log.claim_call(record(DeliveryState.CALLING, lease_until=lease), now=T0 + timedelta(seconds=5))
+    # The holder died: once the lease has run out another attempt may call.
+    later = T0 + timedelta(seconds=16)
+    assert log.claim_call(
+        record(DeliveryState.CALLING, 2, lease_until=later + timedelta(seconds=15)), now=later
+    )
+    stored = log.get("m1")
+    assert stored is not None and (stored.state, stored.attempts) == (DeliveryState.CALLING, 2)
+    # The outcome replaces the claim; a retrying outcome leaves no lease behind.
+    assert log.record(record(DeliveryState.RETRYING, 2))
+    assert log.claim_call(
+        record(DeliveryState.CALLING, 3, lease_until=later + timedelta(seconds=99)), now=later
+    )
+    assert log.record(record(DeliveryState.DELIVERED, 3))
+    assert not log.claim_call(
+        record(DeliveryState.CALLING, 4, lease_until=later), now=later + timedelta(days=1)
+    )
+
+
+def test_racing_calls_one_wins(stores: tuple[DeliveryLog, MoReader]) -> None:
+    log, _ = stores
+    won: list[bool] = []
+    lease = T0 + timedelta(seconds=15)
+    threads = [
+        threading.Thread(
+            target=lambda: won.append(
+                log.claim_call(record(DeliveryState.CALLING, lease_until=lease), now=T0)
+            )
+        )
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(won) == [False] * 7 + [True]

@@ -14,7 +14,7 @@ from smsbilling.adapters.memory_inbound import MemoryInboundStore
 from smsbilling.adapters.memory_outbox import MemoryOutboxStore
 from smsbilling.adapters.sqs_events import MemoryEventPublisher
 from smsbilling.contracts import MoRouted, MtPurpose
-from smsbilling.domain.delivery_log import DeliveryState, reply_mt_id
+from smsbilling.domain.delivery_log import DeliveryRecord, DeliveryState, reply_mt_id
 from smsbilling.domain.entities import (
     BillingModel,
     HandlerKind,
@@ -355,6 +355,45 @@ def test_crash_before_recording_calls_the_handler_again_but_one_reply_mt_id_exis
     assert {mt.text for mt in w.events.mt} == {"Thanks for voting"}  # the first reply stands
     record = w.log.get(MO_ID)
     assert record is not None and "already requested" in record.reason
+
+
+def test_a_duplicate_command_during_a_call_leaves_the_handler_alone() -> None:
+    w = world()
+
+    class Overlapping(FakeHandlerClient):
+        """While the first call is out, SQS hands a duplicate MoRouted to another dispatcher."""
+
+        def send(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+            if len(self.sent) == 0:
+                self.duplicate = w.dispatcher().dispatch(
+                    MoRouted(message_id=MO_ID, service_id="svc"), now=NOW
+                )
+            return super().send(*args, **kwargs)
+
+    w.client = Overlapping()
+    assert w.dispatch(1, TEXT_OK).disposition is Disposition.DELIVERED
+    assert w.client.duplicate.disposition is Disposition.ALREADY_DONE
+    assert len(w.client.sent) == 1 and len(w.events.mt) == 1
+
+
+def test_a_call_that_died_holding_the_handler_is_tried_again_once_its_lease_ran_out() -> None:
+    w = world()
+    w.log.record(  # an attempt claimed the handler, then its Lambda died mid-call
+        DeliveryRecord(
+            message_id=MO_ID,
+            state=DeliveryState.CALLING,
+            attempts=1,
+            updated_at=NOW,
+            lease_until=NOW + timedelta(seconds=15),
+        )
+    )
+    assert w.dispatch(1).disposition is Disposition.ALREADY_DONE  # a duplicate while it may still run
+    assert w.client.sent == []
+    w.client.script.append(TEXT_OK)
+    redelivered = w.dispatcher().dispatch(  # SQS redelivers after the visibility timeout
+        MoRouted(message_id=MO_ID, service_id="svc"), now=NOW + timedelta(seconds=16)
+    )
+    assert redelivered.disposition is Disposition.DELIVERED and len(w.client.sent) == 1
 
 
 # --- the API's async reply -------------------------------------------------------------------------

@@ -4,7 +4,9 @@
 pk                  sk               item
 ==================  ===============  ====================================================================
 ``MSG#<mo id>``     ``DELIVERY``     :class:`DeliveryRecord` + ``settled`` (bool): put unless a settled
-                                     one is there, so nothing overwrites "delivered" or "queued"
+                                     one is there, so nothing overwrites "delivered" or "queued";
+                                     a ``calling`` one also carries ``lease_ms`` (epoch ms), and
+                                     another call is claimed only once that lease has run out
 ``MSG#<mo id>``     ``REPLY``        :class:`ReplyRecord`: put if absent, the stored one returned
 ==================  ===============  ====================================================================
 
@@ -14,6 +16,7 @@ Separate items rather than attributes of ``MSG#<id>/META``: the MO processor wri
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -25,11 +28,15 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _DELIVERY, _REPLY = "DELIVERY", "REPLY"
-_STORE_ONLY = ("pk", "sk", "type", "settled")
+_STORE_ONLY = ("pk", "sk", "type", "settled", "lease_ms")
 
 
 def _key(message_id: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": f"MSG#{message_id}"}, "sk": {"S": sk}}
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
 
 
 def _condition_failed(error: ClientError) -> bool:
@@ -48,14 +55,27 @@ class DynamoDeliveryLog:
         return from_item(DeliveryRecord, item, skip=_STORE_ONLY) if item else None
 
     def record(self, record: DeliveryRecord) -> bool:
+        return self._put(record, "attribute_not_exists(pk) OR settled = :false", {})
+
+    def claim_call(self, record: DeliveryRecord, *, now: datetime) -> bool:
+        return self._put(
+            record,
+            "attribute_not_exists(pk)"
+            " OR (settled = :false AND (attribute_not_exists(lease_ms) OR lease_ms < :now))",
+            {":now": {"N": str(_ms(now))}},
+        )
+
+    def _put(self, record: DeliveryRecord, condition: str, values: dict[str, Any]) -> bool:
         item = model_attributes(record) | _key(record.message_id, _DELIVERY)
         item |= {"type": {"S": "delivery"}, "settled": {"BOOL": record.state.is_settled}}
+        if record.lease_until is not None:
+            item["lease_ms"] = {"N": str(_ms(record.lease_until))}
         try:
             self._client.put_item(
                 TableName=self._table,
                 Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR settled = :false",
-                ExpressionAttributeValues={":false": {"BOOL": False}},
+                ConditionExpression=condition,
+                ExpressionAttributeValues={":false": {"BOOL": False}, **values},
             )
         except ClientError as error:
             if _condition_failed(error):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 from smsbilling.contracts import MoRouted
 from smsbilling.domain.delivery_log import DeliveryRecord, ReplyRecord
@@ -21,6 +22,16 @@ class MemoryDeliveryLog:
         with self._lock:
             current = self.records.get(record.message_id)
             if current is not None and current.state.is_settled:
+                return False
+            self.records[record.message_id] = record
+            return True
+
+    def claim_call(self, record: DeliveryRecord, *, now: datetime) -> bool:
+        with self._lock:
+            current = self.records.get(record.message_id)
+            if current is not None and (
+                current.state.is_settled or (current.lease_until is not None and current.lease_until > now)
+            ):
                 return False
             self.records[record.message_id] = record
             return True

@@ -31,6 +31,7 @@ def reply_mt_id(mo_id: str) -> str:
 
 
 class DeliveryState(StrEnum):
+    CALLING = "calling"  # an attempt holds the handler until ``lease_until``: no other may call it
     RETRYING = "retrying"  # an attempt failed and the next one is scheduled
     DELIVERED = "delivered"  # the handler took it (and its reply, if any, is requested)
     QUEUED = "queued"  # in the partner's SMPP outbox: the bridge delivers it
@@ -38,7 +39,7 @@ class DeliveryState(StrEnum):
 
     @property
     def is_final(self) -> bool:
-        return self is not DeliveryState.RETRYING
+        return self not in (DeliveryState.CALLING, DeliveryState.RETRYING)
 
     @property
     def is_settled(self) -> bool:
@@ -56,6 +57,7 @@ class DeliveryRecord(BaseModel):
     http_status: int | None = Field(default=None, ge=100, le=599)
     reply_mt_id: str | None = Field(default=None, max_length=64)
     updated_at: datetime
+    lease_until: datetime | None = Field(default=None, description="CALLING: until when the call holds")
 
 
 class ReplyRecord(BaseModel):

@@ -32,7 +32,7 @@ from __future__ import annotations
 import random as _random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -64,6 +64,8 @@ from smsbilling.logic.partner_delivery import DeliveryRequest, HandlerClient, de
 from smsbilling.ports import OutboxStore
 from smsbilling.settings import PartnerDeliveryLimits
 
+_LEASE_MARGIN_S = 5.0  # a call's lease: the request timeout plus this (the function's own overhead)
+
 
 class MoReader(Protocol):
     def get(self, message_id: str) -> StoredMo | None: ...
@@ -76,6 +78,11 @@ class DeliveryLog(Protocol):
 
     def record(self, record: DeliveryRecord) -> bool:
         """Store the outcome unless a settled one is stored (then False, nothing written)."""
+        ...
+
+    def claim_call(self, record: DeliveryRecord, *, now: datetime) -> bool:
+        """Store ``record`` (``CALLING``, with its lease) unless a settled one is stored or another
+        call's lease runs past ``now`` (then False, nothing written): one caller at a time."""
         ...
 
     def claim_reply(self, reply: ReplyRecord) -> ReplyRecord:
@@ -203,6 +210,8 @@ class PartnerDispatcher:
         except ValidationError as error:
             detail = f"{error.error_count()} invalid MO field(s)"
             return self._dead(command, mo, now, reason="not deliverable", detail=detail)
+        if not self._claim_call(command, mo, now):
+            return DispatchResult(Disposition.ALREADY_DONE, "another attempt is calling the handler")
         result = deliver_mo(
             request,
             client=self.client,
@@ -289,6 +298,20 @@ class PartnerDispatcher:
             why = f"{reason}: {detail}" if detail else reason
             self._record(mo, DeliveryState.DEAD, command, now, reason=why, status=status)
         return DispatchResult(Disposition.DEAD, reason)
+
+    def _claim_call(self, command: MoRouted, mo: StoredMo, now: datetime) -> bool:
+        """Hold the handler for this attempt: a duplicate ``MoRouted`` (at-least-once queues, two MO
+        processors racing on one redelivered MO) finds the lease and leaves. The lease outlasts the
+        request; an attempt that dies holding it is redelivered by SQS only after it has run out."""
+        lease = timedelta(seconds=self.limits.request_timeout_s + _LEASE_MARGIN_S)
+        calling = DeliveryRecord(
+            message_id=mo.message_id,
+            state=DeliveryState.CALLING,
+            attempts=command.attempt,
+            updated_at=now,
+            lease_until=now + lease,
+        )
+        return self.log.claim_call(calling, now=now)
 
     def _record(
         self,
