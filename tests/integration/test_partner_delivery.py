@@ -311,7 +311,14 @@ def test_a_handler_that_times_out_is_retried_with_the_next_attempt(world: World)
     started = time.monotonic()
     with consumers_paused(world.stack, world.stack.outputs["MtQueueUrl"]):
         world.route(mo)
-        retrying = wait_for(lambda: (r := world.log.get(mo.message_id)) is not None and r, timeout_s=40)
+        calling = wait_for(lambda: world.log.get(mo.message_id), timeout_s=40)
+        assert calling.state is DeliveryState.CALLING and calling.lease_until is not None  # held while out
+        retrying = wait_for(
+            lambda: (
+                (r := world.log.get(mo.message_id)) is not None and r.state is DeliveryState.RETRYING and r
+            ),
+            timeout_s=40,
+        )
         assert (retrying.state, retrying.reason, retrying.attempts) == (DeliveryState.RETRYING, "timeout", 1)
         record = world.final_record(mo, timeout_s=60)
         mt = reply_on_mt_queue(world, mo)
