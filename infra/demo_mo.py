@@ -99,13 +99,14 @@ def trail(info: dict[str, Any], message_id: str, deadline: float) -> Iterator[st
         charge = (
             f", charged {mo.charged_amount} {mo.currency} ({mo.billing_model})" if mo.charged_amount else ""
         )
-        return f"MO {mo.state.value}: service {mo.service_id}{charge} {mo.reason}".rstrip()
+        service = f": service {mo.service_id}" if mo.service_id else ""
+        return f"MO {mo.state.value}{service}{charge} {mo.reason}".rstrip()
 
     def handler_line() -> str | None:
         record = deliveries.get(message_id)
         if record is None or not record.state.is_final:
             return None
-        return f"partner handler: {record.state.value} (HTTP {record.http_status}) {record.reason}".rstrip()
+        return f"partner handler: {record.state.value} (HTTP {record.http_status})"
 
     def mt_line(mt_id: str, final: bool) -> Callable[[], str | None]:
         def look() -> str | None:

@@ -215,6 +215,8 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the cleanup short
+            signal.signal(signum, signal.SIG_IGN)
         print("stopping ...", flush=True)
         if bridge is not None and bridge.poll() is None:
             bridge.send_signal(signal.SIGTERM)
