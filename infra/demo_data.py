@@ -13,6 +13,7 @@ from typing import Any
 from smsbilling.adapters.dynamodb_entities import DynamoEntityStore, EntityExists
 from smsbilling.adapters.dynamodb_ledger import DynamoDbLedgerStore
 from smsbilling.domain.entities import (
+    AdminKey,
     ApiKey,
     BillingModel,
     HandlerKind,
@@ -38,6 +39,7 @@ from smsbilling.logic.plans import store_plan
 HTTP_LINK_ID = "demo-http"
 HTTP_LINK_TOKEN = "demo-link-token"  # noqa: S105
 PARTNER_API_KEY = "demo-partner-key"
+ADMIN_API_KEY = "demo-admin-key"  # the admin API's credential kind (not a partner key)
 PARTNER_SMPP_SYSTEM_ID = "demopartner"
 PARTNER_SMPP_PASSWORD = "demopass"  # noqa: S105 - SMPP 3.4 passwords are at most 8 characters
 PARTNER_CALLBACK_SECRET = "whsec_demo_partner_0123456789abcdef"  # noqa: S105
@@ -76,6 +78,7 @@ class Demo:
     operator_mt_token: str = OPERATOR_MT_TOKEN
     partner_callback_secret: str = PARTNER_CALLBACK_SECRET
     partner_api_key: str = PARTNER_API_KEY
+    admin_api_key: str = ADMIN_API_KEY
     smpp_system_id: str = PARTNER_SMPP_SYSTEM_ID
     smpp_password: str = PARTNER_SMPP_PASSWORD
 
@@ -142,9 +145,12 @@ def build(partner_url: str | None = None, operator_mt_url: str | None = None) ->
         owner_id=partner.partner_id,
         allowed_cidrs=("127.0.0.0/8",),
     )
+    admin_key = AdminKey(
+        key_hash=hash_token(ADMIN_API_KEY), key_id="demo-admin", name="Demo admin", created_at=now
+    )
     plan = demo_plan(operator.operator_id, short_number.number)
     demo = Demo(operator, http_link, short_number, partner, service, plan)
-    return demo, [operator, http_link, short_number, partner, service, api_key, smpp]
+    return demo, [operator, http_link, short_number, partner, service, api_key, smpp, admin_key]
 
 
 def load(

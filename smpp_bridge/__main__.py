@@ -43,7 +43,7 @@ def operator_side(settings: Settings, entities: DynamoEntityStore) -> OperatorSi
     return OperatorSide(
         settings,
         links=entities,
-        outbound=SqsQueue(aws.sqs(), queues.outbound),
+        outbound=SqsQueue(aws.sqs_long_poll(), queues.outbound),
         mt_events=SqsQueue(aws.sqs(), queues.dlr),
         inbound_store=DynamoInboundStore(aws.dynamodb(), settings.tables.messages),
         mo_events=SqsEventPublisher(aws.sqs(), queues),

@@ -27,6 +27,12 @@ and ``ESME_RX_T_APPN`` if it raises or times out, so the SMSC redelivers. A call
 a message for good (unreadable, too long) raises :class:`DeliverRefused` with the status to
 answer. A response that cannot be written (the connection dropped meanwhile) also means a
 redelivery: consumers deduplicate. Outbind (an SMSC connecting to us) is not handled: links always bind out.
+
+The protocol is the link's (``LinkConfig.protocol``): the link talks to a small
+:class:`~smpp_bridge.client_adapter.ClientAdapter` that owns the session. SMPP's is
+:class:`SmppClientAdapter` (here); UCP/EMI's and CIMD2's are in ``client_ucp.py`` and
+``client_cimd2.py``. Everything above (window, pacing, back-off, outcomes, deliveries answered
+after ``on_deliver`` returns) is the same for the three.
 """
 
 from __future__ import annotations
@@ -37,9 +43,25 @@ import logging
 import random
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from smpp_bridge.cimd2 import RawOctets
+from smpp_bridge.client_adapter import (
+    Answered,
+    ClientAction,
+    ClientAdapter,
+    Closed,
+    DeliverRefused,
+    Incoming,
+    LoggedIn,
+    LoginRefused,
+    NotSent,
+    Outcome,
+    SubmitOutcome,
+    Unanswered,
+    Write,
+)
 from smpp_bridge.pacing import AsyncPacer, BatchedWriter, WindowSlots, backoff_delay
 from smpp_bridge.smpp import (
     BindReceiver,
@@ -67,7 +89,24 @@ from smpp_bridge.smpp import (
 )
 from smpp_bridge.smpp import constants as c
 from smpp_bridge.smpp.rules import Role
+from smpp_bridge.ucp import UcpCharset
+from smsbilling.domain.entities import Protocol as LinkProtocol
 from smsbilling.settings import SmppLimits
+
+__all__ = [
+    "BindMode",
+    "Connector",
+    "DeliverRefused",
+    "LinkConfig",
+    "LinkPool",
+    "LinkProtocol",
+    "LinkStats",
+    "OnDeliver",
+    "Outcome",
+    "SmppClientAdapter",
+    "SmscLink",
+    "SubmitOutcome",
+]
 
 logger = logging.getLogger("smpp_bridge.client")
 
@@ -80,14 +119,6 @@ _UNBIND = object()
 
 OnDeliver = Callable[[DeliverSm | DataSm], Awaitable[None]]
 Connector = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
-
-
-class DeliverRefused(Exception):
-    """Raised by ``on_deliver``: the message can never be taken; answer ``status``, no redelivery."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
 
 
 class BindMode(StrEnum):
@@ -103,32 +134,27 @@ _BIND_PDU = {
 }
 
 
-class Outcome(StrEnum):
-    ACCEPTED = "accepted"
-    RETRY = "retry"
-    UNKNOWN = "unknown"
-    PERMANENT = "permanent"
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitOutcome:
-    kind: Outcome
-    message_id: str = ""
-    command_status: int | None = None
-    reason: str = ""
-    bind: str = ""
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind in (Outcome.RETRY, Outcome.UNKNOWN)
+UCP_WINDOW_MAX = 100  # two-digit TRNs
+CIMD2_WINDOW_MAX = 127  # half of the 256 packet numbers
+_SMPP_FIELD_OCTETS_MAX = (("system_id", 15), ("password", 8), ("system_type", 12), ("address_range", 40))
+# UCP OT 60: OAdC up to 16 characters, PWD up to 32 (hex-IRA, 64 digits); CIMD2 011/012: 32.
+_FIELD_OCTETS_MAX = {
+    LinkProtocol.UCP: (("system_id", 16), ("password", 32)),
+    LinkProtocol.CIMD2: (("system_id", 32), ("password", 32)),
+}
 
 
 @dataclass(frozen=True)
 class LinkConfig:
-    """One operator link: where to bind, as whom, and what the operator granted.
+    """One operator link: which protocol, where to bind, as whom, and what the operator granted.
 
     ``granted_tps=None`` means unlimited (benchmarks, the simulator). ``binds`` lists the mode of
-    each bind the :class:`LinkPool` opens. ``password`` is never logged (``repr=False``).
+    each bind the :class:`LinkPool` opens (UCP and CIMD2 have one mode: a transceiver session).
+    ``password`` is never logged (``repr=False``). ``system_id`` / ``password`` are the SMPP
+    bind's, UCP OT 60's OAdC / PWD, CIMD2 login's 011 / 012. ``ucp_charset``: how AMsg octets are
+    read and written (GSM 03.38 one septet per octet, as Kannel; or Latin-1). ``cimd2_checksum``:
+    whether our packets carry the checksum; ``cimd2_raw_octets``: how 033 octets outside the
+    escape set are read.
     """
 
     link_id: str
@@ -143,21 +169,28 @@ class LinkConfig:
     interface_version: int = c.INTERFACE_VERSION_34
     address_range: str = ""
     tls: ssl.SSLContext | None = None
+    protocol: LinkProtocol = LinkProtocol.SMPP
+    ucp_charset: UcpCharset = UcpCharset.GSM
+    cimd2_checksum: bool = True
+    cimd2_raw_octets: RawOctets = RawOctets.GSM
 
     def __post_init__(self) -> None:
-        """Refuse at start-up what the bind would refuse at every reconnect (SMPP 3.4 field sizes)."""
-        for name, value, size_max in (
-            ("system_id", self.system_id, 15),
-            ("password", self.password, 8),
-            ("system_type", self.system_type, 12),
-            ("address_range", self.address_range, 40),
-        ):
+        """Refuse at start-up what the login would refuse at every reconnect (field sizes)."""
+        sizes = _FIELD_OCTETS_MAX.get(self.protocol, _SMPP_FIELD_OCTETS_MAX)
+        for name, size_max in sizes:
+            value = getattr(self, name)
             if len(value.encode("latin-1", "replace")) > size_max:
                 raise ValueError(f"{name} longer than {size_max} octets")
         if not self.binds or self.window_outstanding_max < 1:
             raise ValueError("a link needs at least one bind and a window of at least 1")
         if self.granted_tps is not None and self.granted_tps < 1:
             raise ValueError("granted_tps must be at least 1 (None: unlimited)")
+        if self.protocol is not LinkProtocol.SMPP:
+            if any(mode is not BindMode.TRANSCEIVER for mode in self.binds):
+                raise ValueError(f"{self.protocol.value} sessions are transceivers: no other bind mode")
+            window_max = UCP_WINDOW_MAX if self.protocol is LinkProtocol.UCP else CIMD2_WINDOW_MAX
+            if self.window_outstanding_max > window_max:
+                raise ValueError(f"a {self.protocol.value} window is at most {window_max}")
 
 
 @dataclass
@@ -177,13 +210,146 @@ class LinkStats:
     deliver_resps_lost: int = 0
 
 
+class SmppClientAdapter:
+    """SMPP 3.4 for the client role: bind, ``submit_sm``, ``deliver_sm`` / ``data_sm`` in, unbind."""
+
+    name = "smpp"
+
+    def __init__(self, config: LinkConfig, mode: BindMode, limits: SessionConfig, now: float) -> None:
+        self.config = config
+        self.mode = mode
+        self.session = SmppSession(Role.ESME, now, limits)
+
+    def login(self, now: float) -> bytes:
+        config = self.config
+        bind = _BIND_PDU[self.mode](
+            system_id=config.system_id,
+            password=config.password,
+            system_type=config.system_type,
+            interface_version=config.interface_version,
+            address_range=config.address_range,
+        )
+        return self.session.send_request(bind, now, _BIND)
+
+    def receive(self, data: bytes, now: float) -> list[ClientAction]:
+        return self._actions(self.session.receive_data(data, now))
+
+    def timer(self, now: float) -> list[ClientAction]:
+        return self._actions(self.session.handle_timer(now))
+
+    def close(self, reason: str) -> list[ClientAction]:
+        return self._actions(self.session.close(reason))
+
+    def next_deadline(self) -> float | None:
+        return self.session.next_deadline()
+
+    @property
+    def closed(self) -> bool:
+        return self.session.state is State.CLOSED
+
+    @property
+    def logged_in(self) -> bool:
+        return self.session.state in _BOUND_STATES
+
+    @property
+    def outstanding(self) -> int:
+        return self.session.outstanding
+
+    def _actions(self, events: list[Event]) -> list[ClientAction]:
+        actions: list[ClientAction] = []
+        for event in events:
+            if isinstance(event, SendData):
+                actions.append(Write(event.data))
+            elif isinstance(event, ResponseReceived):
+                if event.context is _BIND:
+                    actions.append(self._bind_answer(event.response))
+                elif event.context is not _UNBIND:
+                    actions.append(self._answered(event.context, event.response))
+            elif isinstance(event, RequestTimedOut):
+                actions.append(Unanswered(event.context, "no response within response_timeout_s"))
+            elif isinstance(event, RequestFailed):
+                actions.append(Unanswered(event.context, event.reason))
+            elif isinstance(event, RequestReceived):
+                pdu = event.pdu
+                if isinstance(pdu, DeliverSm | DataSm):
+                    actions.append(Incoming(pdu, pdu))
+                else:  # alert_notification: informational, no response exists
+                    logger.info("ignored request", extra={"command": c.command_name(pdu.command_id)})
+            elif isinstance(event, SessionClosed):
+                actions.append(Closed(event.reason))
+            else:  # UnexpectedPdu, OutbindReceived: nothing to do on an outgoing bind
+                logger.debug("ignored", extra={"event": type(event).__name__})
+        return actions
+
+    def _bind_answer(self, response: Pdu) -> LoggedIn | LoginRefused:
+        status = response.command_status
+        if status == c.ESME_ROK and response.command_id != c.GENERIC_NACK:
+            return LoggedIn()
+        return LoginRefused(c.status_name(status))
+
+    @staticmethod
+    def _answered(context: object, response: Pdu) -> Answered:
+        status = response.command_status
+        if status == c.ESME_ROK and isinstance(response, SubmitSmResp):
+            return Answered(context, SubmitOutcome(Outcome.ACCEPTED, response.message_id, status))
+        reason = c.status_name(status)
+        if status in BACKOFF_STATUSES:
+            return Answered(
+                context, SubmitOutcome(Outcome.RETRY, command_status=status, reason=reason), throttle=True
+            )
+        if response.command_id == c.GENERIC_NACK:
+            reason = f"generic_nack {reason}"
+        return Answered(context, SubmitOutcome(Outcome.PERMANENT, command_status=status, reason=reason))
+
+    def submit(self, pdu: SubmitSm, now: float, context: object) -> bytes:
+        try:
+            return self.session.send_request(pdu, now, context)
+        except SmppError as error:  # wrong state or full window: nothing was sent
+            raise NotSent(str(error), error.status) from None
+
+    def answer(self, token: object, status: int) -> bytes:
+        assert isinstance(token, DeliverSm | DataSm)
+        response_type = DeliverSmResp if isinstance(token, DeliverSm) else DataSmResp
+        try:
+            return self.session.send_response(response_type(token.sequence_number, status))
+        except SmppError as error:  # the session no longer awaits it
+            raise NotSent(str(error), error.status) from None
+
+    def goodbye(self, now: float) -> bytes | None:
+        try:
+            return self.session.send_request(Unbind(), now, _UNBIND)
+        except SmppError:
+            return None
+
+
+def make_adapter(config: LinkConfig, mode: BindMode, limits: SmppLimits, now: float) -> ClientAdapter:
+    """The session adapter of ``config.protocol``, with the bridge's limits in its terms."""
+    if config.protocol is LinkProtocol.UCP:
+        from smpp_bridge.client_ucp import UcpClientAdapter  # noqa: PLC0415 - it imports this module
+
+        return UcpClientAdapter(config, limits, now)
+    if config.protocol is LinkProtocol.CIMD2:
+        from smpp_bridge.client_cimd2 import Cimd2ClientAdapter  # noqa: PLC0415 - it imports this module
+
+        return Cimd2ClientAdapter(config, limits, now)
+    session_limits = SessionConfig(
+        pdu_size_bytes_max=limits.pdu_size_bytes_max,
+        window_outstanding_max=config.window_outstanding_max,
+        enquire_link_interval_s=limits.enquire_link_interval_s,
+        response_timeout_s=limits.response_timeout_s,
+        inactivity_timeout_s=limits.inactivity_timeout_s,
+        bind_timeout_s=limits.bind_timeout_s,
+    )
+    return SmppClientAdapter(config, mode, session_limits, now)
+
+
 class _Conn:
-    """One TCP connection and its session; a reconnect makes a new one."""
+    """One TCP connection and its session adapter; a reconnect makes a new one."""
 
-    __slots__ = ("out", "session", "timer")
+    __slots__ = ("adapter", "out", "timer")
 
-    def __init__(self, session: SmppSession, writer: asyncio.StreamWriter) -> None:
-        self.session = session
+    def __init__(self, adapter: ClientAdapter, writer: asyncio.StreamWriter) -> None:
+        self.adapter = adapter
         self.out = BatchedWriter(writer)
         self.timer: asyncio.TimerHandle | None = None
 
@@ -215,14 +381,6 @@ class SmscLink:
         self.name = name or f"{config.link_id}:{self.mode.value}"
         self.stats = LinkStats()
         self._limits = limits
-        self._session_limits = SessionConfig(
-            pdu_size_bytes_max=limits.pdu_size_bytes_max,
-            window_outstanding_max=config.window_outstanding_max,
-            enquire_link_interval_s=limits.enquire_link_interval_s,
-            response_timeout_s=limits.response_timeout_s,
-            inactivity_timeout_s=limits.inactivity_timeout_s,
-            bind_timeout_s=limits.bind_timeout_s,
-        )
         self._on_deliver = on_deliver
         self._rng = rng or random.Random()
         if pacer is None and config.granted_tps is not None:
@@ -254,7 +412,7 @@ class SmscLink:
 
     @property
     def outstanding(self) -> int:
-        return 0 if self._conn is None else self._conn.session.outstanding
+        return 0 if self._conn is None else self._conn.adapter.outstanding
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -262,7 +420,7 @@ class SmscLink:
             self._supervisor = asyncio.get_running_loop().create_task(self._run(), name=self.name)
 
     async def close(self) -> None:
-        """Refuse new submits, let the window and deliver callbacks finish, unbind, disconnect."""
+        """Refuse new submits, let the window and deliver callbacks finish, log out, disconnect."""
         self._closing = True
         self._notify()
         loop = asyncio.get_running_loop()
@@ -270,10 +428,10 @@ class SmscLink:
         while (self.outstanding or self._delivers) and loop.time() < deadline:
             await asyncio.sleep(CLOSE_POLL_S)
         conn = self._conn
-        if conn is not None and conn.session.state in _BOUND_STATES:
-            with contextlib.suppress(SmppError):
-                conn.write(conn.session.send_request(Unbind(), loop.time(), _UNBIND))
-                self._arm_timer(conn)
+        goodbye = conn.adapter.goodbye(loop.time()) if conn is not None and conn.adapter.logged_in else None
+        if conn is not None and goodbye is not None:
+            conn.write(goodbye)
+            self._arm_timer(conn)
         elif conn is not None:
             conn.close()
         await self._stop_supervisor(self._limits.unbind_timeout_s)
@@ -333,28 +491,20 @@ class SmscLink:
         return await asyncio.open_connection(config.host, config.port, ssl=config.tls)
 
     async def _connect_once(self) -> bool:
-        """Connect, bind and serve until the connection ends; whether it ever got bound."""
+        """Connect, log in and serve until the connection ends; whether it ever got bound."""
         reader, writer = await asyncio.wait_for(self._connect(), self._limits.connect_timeout_s)
         self.stats.connects += 1
         loop = asyncio.get_running_loop()
-        conn = _Conn(SmppSession(Role.ESME, loop.time(), self._session_limits), writer)
+        conn = _Conn(make_adapter(self.config, self.mode, self._limits, loop.time()), writer)
         self._conn = conn
         bound_before = self.stats.binds
-        config = self.config
-        bind = _BIND_PDU[self.mode](
-            system_id=config.system_id,
-            password=config.password,
-            system_type=config.system_type,
-            interface_version=config.interface_version,
-            address_range=config.address_range,
-        )
-        conn.write(conn.session.send_request(bind, loop.time(), _BIND))
+        conn.write(conn.adapter.login(loop.time()))
         self._arm_timer(conn)
         try:
             await self._pump(conn, reader)
         finally:
-            if conn.session.state is not State.CLOSED:  # cancelled: fail what is outstanding
-                self._handle(conn, conn.session.close("link stopped"))
+            if not conn.adapter.closed:  # cancelled: fail what is outstanding
+                self._handle(conn, conn.adapter.close("link stopped"))
             if conn.timer is not None:
                 conn.timer.cancel()
             conn.close()
@@ -363,25 +513,25 @@ class SmscLink:
 
     async def _pump(self, conn: _Conn, reader: asyncio.StreamReader) -> None:
         loop = asyncio.get_running_loop()
-        session = conn.session
-        while session.state is not State.CLOSED:
+        adapter = conn.adapter
+        while not adapter.closed:
             if len(self._delivers) >= self.config.window_outstanding_max:  # back-pressure on MOs/DLRs
                 await asyncio.wait(self._delivers, return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:
                 data = await reader.read(READ_CHUNK_BYTES)
             except ConnectionError as error:
-                self._handle(conn, session.close(f"connection error: {error!r}"))
+                self._handle(conn, adapter.close(f"connection error: {error!r}"))
                 return
             if not data:
-                self._handle(conn, session.close("connection closed by the SMSC"))
+                self._handle(conn, adapter.close("connection closed by the SMSC"))
                 return
-            self._handle(conn, session.receive_data(data, loop.time()))
+            self._handle(conn, adapter.receive(data, loop.time()))
             self._arm_timer(conn)
 
     # ------------------------------------------------------------------ timer
     def _arm_timer(self, conn: _Conn) -> None:
-        deadline = conn.session.next_deadline()
+        deadline = conn.adapter.next_deadline()
         timer = conn.timer
         if deadline is None:
             if timer is not None:
@@ -396,46 +546,40 @@ class SmscLink:
 
     def _on_timer(self, conn: _Conn) -> None:
         conn.timer = None
-        self._handle(conn, conn.session.handle_timer(asyncio.get_running_loop().time()))
+        self._handle(conn, conn.adapter.timer(asyncio.get_running_loop().time()))
         self._arm_timer(conn)
 
     # ------------------------------------------------------------------ events
-    def _handle(self, conn: _Conn, events: list[Event]) -> None:
-        for event in events:
-            if isinstance(event, SendData):
-                conn.write(event.data)
-            elif isinstance(event, ResponseReceived):
-                self._on_response(conn, event)
-            elif isinstance(event, RequestTimedOut):
-                self._resolve_unknown(event.context, "no response within response_timeout_s")
-            elif isinstance(event, RequestFailed):
-                self._resolve_unknown(event.context, event.reason)
-            elif isinstance(event, RequestReceived):
-                self._on_request(conn, event.pdu)
-            elif isinstance(event, SessionClosed):
-                self._on_closed(conn, event.reason)
-            else:  # UnexpectedPdu, OutbindReceived: nothing to do on an outgoing bind
-                logger.debug("ignored", extra={"link": self.name, "event": type(event).__name__})
+    def _handle(self, conn: _Conn, actions: list[ClientAction]) -> None:
+        for action in actions:
+            if isinstance(action, Write):
+                conn.write(action.data)
+            elif isinstance(action, Answered):
+                if action.throttle:
+                    self._pause()
+                self._resolve_with(action.context, replace(action.outcome, bind=self.name))
+            elif isinstance(action, Unanswered):
+                self._resolve_unknown(action.context, action.reason)
+            elif isinstance(action, Incoming):
+                self._on_incoming(conn, action)
+            elif isinstance(action, LoggedIn):
+                self._on_logged_in()
+            elif isinstance(action, LoginRefused):
+                self._on_login_refused(conn, action.reason)
+            elif isinstance(action, Closed):
+                self._on_closed(conn, action.reason)
 
-    def _on_response(self, conn: _Conn, event: ResponseReceived) -> None:
-        context = event.context
-        if context is _BIND:
-            self._on_bind_response(conn, event.response)
-        elif isinstance(context, asyncio.Future):
-            self._resolve(context, self._outcome_of(event.response))
+    def _on_logged_in(self) -> None:
+        self.stats.binds += 1
+        self._bound = True
+        logger.info("bound", extra={"link": self.name, "mode": self.mode.value})
+        self._notify()
 
-    def _on_bind_response(self, conn: _Conn, response: Pdu) -> None:
-        status = response.command_status
-        if status == c.ESME_ROK and response.command_id != c.GENERIC_NACK:
-            self.stats.binds += 1
-            self._bound = True
-            logger.info("bound", extra={"link": self.name, "mode": self.mode.value})
-            self._notify()
-            return
+    def _on_login_refused(self, conn: _Conn, reason: str) -> None:
         self.stats.bind_refusals += 1
         logger.warning(
             "bind refused",
-            extra={"link": self.name, "system_id": self.config.system_id, "status": c.status_name(status)},
+            extra={"link": self.name, "system_id": self.config.system_id, "status": reason},
         )
         conn.close()  # EOF ends the pump; the supervisor backs off and retries
 
@@ -449,18 +593,6 @@ class SmscLink:
             self._bound = False
             self._notify()
 
-    def _outcome_of(self, response: Pdu) -> SubmitOutcome:
-        status = response.command_status
-        if status == c.ESME_ROK and isinstance(response, SubmitSmResp):
-            return SubmitOutcome(Outcome.ACCEPTED, response.message_id, status, bind=self.name)
-        reason = c.status_name(status)
-        if status in BACKOFF_STATUSES:
-            self._pause()
-            return SubmitOutcome(Outcome.RETRY, command_status=status, reason=reason, bind=self.name)
-        if response.command_id == c.GENERIC_NACK:
-            reason = f"generic_nack {reason}"
-        return SubmitOutcome(Outcome.PERMANENT, command_status=status, reason=reason, bind=self.name)
-
     def _pause(self) -> None:
         now = asyncio.get_running_loop().time()
         if now >= self._paused_until:
@@ -469,8 +601,11 @@ class SmscLink:
         self._paused_until = max(self._paused_until, now + self._limits.throttle_backoff_s)
 
     def _resolve_unknown(self, context: object, reason: str) -> None:
+        self._resolve_with(context, SubmitOutcome(Outcome.UNKNOWN, reason=reason, bind=self.name))
+
+    def _resolve_with(self, context: object, outcome: SubmitOutcome) -> None:
         if isinstance(context, asyncio.Future):
-            self._resolve(context, SubmitOutcome(Outcome.UNKNOWN, reason=reason, bind=self.name))
+            self._resolve(context, outcome)
 
     def _resolve(self, future: asyncio.Future[SubmitOutcome], outcome: SubmitOutcome) -> None:
         """The session's one outcome for a submit we sent: free its window slot, wake its caller."""
@@ -479,23 +614,18 @@ class SmscLink:
             future.set_result(outcome)
 
     # ------------------------------------------------------------------ deliveries (MO, DLR)
-    def _on_request(self, conn: _Conn, pdu: Pdu) -> None:
-        if isinstance(pdu, DeliverSm | DataSm):
-            self.stats.delivers_received += 1
-            task = asyncio.get_running_loop().create_task(self._deliver(conn, pdu))
-            self._delivers.add(task)
-            task.add_done_callback(self._delivers.discard)
-        else:  # alert_notification: informational, no response exists
-            logger.info(
-                "ignored request", extra={"link": self.name, "command": c.command_name(pdu.command_id)}
-            )
+    def _on_incoming(self, conn: _Conn, incoming: Incoming) -> None:
+        self.stats.delivers_received += 1
+        task = asyncio.get_running_loop().create_task(self._deliver(conn, incoming))
+        self._delivers.add(task)
+        task.add_done_callback(self._delivers.discard)
 
-    async def _deliver(self, conn: _Conn, pdu: DeliverSm | DataSm) -> None:
+    async def _deliver(self, conn: _Conn, incoming: Incoming) -> None:
         status = c.ESME_ROK
         try:
             if self._on_deliver is None:
                 raise LookupError("no on_deliver handler on this link")
-            await asyncio.wait_for(self._on_deliver(pdu), self._limits.deliver_callback_timeout_s)
+            await asyncio.wait_for(self._on_deliver(incoming.pdu), self._limits.deliver_callback_timeout_s)
         except DeliverRefused as error:  # never storable: say so, and the SMSC drops it
             status = error.status
             self.stats.delivers_refused += 1
@@ -504,10 +634,9 @@ class SmscLink:
             status = c.ESME_RX_T_APPN
             self.stats.delivers_refused += 1
             logger.error("deliver not stored", extra={"link": self.name, "error": repr(error)})
-        response_type = DeliverSmResp if isinstance(pdu, DeliverSm) else DataSmResp
         try:
-            data = conn.session.send_response(response_type(pdu.sequence_number, status))
-        except SmppError as error:  # the session no longer awaits it
+            data = conn.adapter.answer(incoming.token, status)
+        except NotSent as error:  # the session no longer awaits it
             logger.warning("deliver response refused", extra={"link": self.name, "error": str(error)})
             data = b""
         if not data:
@@ -601,8 +730,12 @@ class SmscLink:
     def _send(self, conn: _Conn, pdu: SubmitSm, now: float) -> SubmitOutcome | asyncio.Future[SubmitOutcome]:
         future: asyncio.Future[SubmitOutcome] = asyncio.get_running_loop().create_future()
         try:
-            data = conn.session.send_request(pdu, now, future)
-        except SmppError as error:  # wrong state or full window: nothing was sent
+            data = conn.adapter.submit(pdu, now, future)
+        except NotSent as error:  # wrong state, full window or not encodable: nothing was sent
+            if error.permanent:
+                return SubmitOutcome(
+                    Outcome.PERMANENT, command_status=error.status, reason=str(error), bind=self.name
+                )
             return self._not_sent(str(error), error.status)
         conn.write(data)
         self._arm_timer(conn)

@@ -1,9 +1,10 @@
 """Operator links from the entities table: which SMSCs the bridge binds to, kept up to date.
 
-An :class:`~smsbilling.domain.entities.OperatorLink` with ``protocol`` SMPP, ``enabled`` and an
-``smpp_host`` / ``smpp_port`` / ``smpp_system_id`` becomes a :class:`LinkConfig` and one
-:class:`LinkPool` (one transceiver bind). The :class:`LinkRegistry` reads them at start and every
-``links_refresh_interval_s``: a new link is bound, a removed or disabled one unbound after its
+An :class:`~smsbilling.domain.entities.OperatorLink` with ``protocol`` SMPP, UCP or CIMD2,
+``enabled`` and an ``smpp_host`` / ``smpp_port`` / ``smpp_system_id`` (the connection fields of
+every bridge protocol, despite their names) becomes a :class:`LinkConfig` with that protocol and
+one :class:`LinkPool` (one transceiver bind / session). The :class:`LinkRegistry` reads them at
+start and every ``links_refresh_interval_s``: a new link is bound, a removed or disabled one unbound after its
 window drains, a changed one (address, credentials, TPS, window) rebound with the new settings.
 Submits already inside the old pool finish there. A failed read keeps the links as they are.
 
@@ -27,6 +28,8 @@ from smsbilling.settings import SmppLimits
 
 logger = logging.getLogger("smpp_bridge.links")
 
+BRIDGE_PROTOCOLS = frozenset({LinkProtocol.SMPP, LinkProtocol.UCP, LinkProtocol.CIMD2})
+
 
 class LinkSource(Protocol):
     """The entity store's lookups the registry needs (blocking: run in a thread)."""
@@ -38,7 +41,7 @@ class LinkSource(Protocol):
 
 def link_config(link: OperatorLink) -> LinkConfig | None:
     """The client-role settings of ``link``; None when the bridge does not bind out for it."""
-    if link.protocol is not LinkProtocol.SMPP or not link.enabled:
+    if link.protocol not in BRIDGE_PROTOCOLS or not link.enabled:
         return None
     if not (link.smpp_host and link.smpp_port and link.smpp_system_id):
         return None
@@ -51,11 +54,12 @@ def link_config(link: OperatorLink) -> LinkConfig | None:
         system_type=link.smpp_system_type,
         granted_tps=link.granted_tps,
         window_outstanding_max=link.window_outstanding_max,
+        protocol=link.protocol,
     )
 
 
 def load_links(source: LinkSource) -> dict[str, OperatorLink]:
-    """Every SMPP link the bridge binds out for, by link id (blocking)."""
+    """Every SMPP, UCP and CIMD2 link the bridge binds out for, by link id (blocking)."""
     found: dict[str, OperatorLink] = {}
     for operator in source.operators():
         for link in source.links_of(operator.operator_id):
@@ -145,6 +149,7 @@ class LinkRegistry:
                     "host": config.host,
                     "port": config.port,
                     "system_id": config.system_id,
+                    "protocol": config.protocol.value,
                 },
             )
         self._notify()

@@ -26,7 +26,7 @@ TON_INTERNATIONAL, TON_NETWORK_SPECIFIC, TON_ALPHANUMERIC, NPI_E164 = 1, 3, 5, 1
 SHORT_CODE_DIGITS_MAX = 6  # as smsbilling.domain.msisdn treats bare digits
 
 
-def _address(value: str) -> tuple[int, int, str]:
+def address_fields(value: str) -> tuple[int, int, str]:
     if value.isdigit() and len(value) <= SHORT_CODE_DIGITS_MAX:
         return TON_NETWORK_SPECIFIC, 0, value  # a short number, not an E.164 MSISDN
     if value.isdigit():
@@ -36,8 +36,8 @@ def _address(value: str) -> tuple[int, int, str]:
 
 def deliver_sm_for(item: OutboxItem, *, now: datetime) -> DeliverSm:
     """The ``deliver_sm`` that carries an outbox item (sequence number set by the session)."""
-    src_ton, src_npi, source = _address(item.source)
-    dst_ton, dst_npi, destination = _address(item.destination)
+    src_ton, src_npi, source = address_fields(item.source)
+    dst_ton, dst_npi, destination = address_fields(item.destination)
     if item.kind is OutboxKind.RECEIPT:
         status = item.receipt_status or DlrStatus.UNKNOWN
         receipt = partner_receipt(item.message_id, status, submitted_at=item.submitted_at or now, done_at=now)

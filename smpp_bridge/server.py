@@ -1,10 +1,18 @@
-"""The SMPP server role: partners (and operators) bind to the bridge.
+"""The bridge's server role: partners (and operators) bind or log in to the bridge.
 
-A thin asyncio layer around the sans-I/O :class:`SmppSession`: it pumps bytes, arms the one timer
-the session asks for, authenticates binds, and turns accepted ``submit_sm`` into ``SendMt``
-commands. A submit is answered only after the sink has stored it durably; a partner over its rate
-gets ``ESME_RTHROTTLED`` (never a disconnect); a queue outage gets ``ESME_RMSGQFUL`` so the client
-retries. Answers may go out of order, as SMPP allows: correlation is by sequence number.
+One protocol-independent :class:`Connection` does what every link protocol shares: it pumps bytes
+through a sans-I/O session, arms the one timer the session asks for, authenticates logins
+(:class:`Authenticator`: allow-list before password, one answer for every refusal, lockout, binds
+per account), applies the per-bind rate and window, turns accepted submits into ``SendMt``
+commands answered only after the sink has stored them, and delivers the partner's outbox (MOs,
+receipts) while it is bound, acknowledging or releasing each item on the peer's answer.
+
+What differs per protocol is a small :class:`ServerAdapter`: it owns the session, translates its
+events into the :data:`Action` vocabulary below and builds the protocol's answers. SMPP's is
+here (:class:`SmppAdapter`); UCP/EMI's and CIMD2's are in ``server_ucp.py`` and
+``server_cimd2.py``. A partner over its rate gets the protocol's throttling error (never a
+disconnect); a queue outage gets a temporary error so the client retries. Answers may go out of
+order: every protocol correlates by its own request number.
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Protocol
 
 from smpp_bridge.auth import Authenticator, BindRefused
 from smpp_bridge.outbox import deliver_sm_for
@@ -57,6 +67,11 @@ from smsbilling.settings import BridgeSettings, SmppLimits
 
 logger = logging.getLogger("smpp_bridge.server")
 
+# The channel names the bridge account (the same credentials for every protocol): the MT
+# processor reads the system id from it to send receipts back to the partner's outbox.
+CHANNEL_PREFIX = "smpp:"
+SCTS_RECIPIENTS_TRACKED_MAX = 100_000
+
 # Requests we do not serve yet, answered with the status the spec defines for their failure.
 _REFUSED_RESPONSES: dict[int, tuple[type[Pdu], int]] = {
     c.QUERY_SM: (QuerySmResp, c.ESME_RQUERYFAIL),
@@ -66,6 +81,101 @@ _REFUSED_RESPONSES: dict[int, tuple[type[Pdu], int]] = {
 }
 
 
+# ---------------------------------------------------------------------- the adapter vocabulary
+class AdapterError(Exception):
+    """The adapter cannot do it now (the session closed, a field cannot be encoded)."""
+
+
+class SubmitRefusal(StrEnum):
+    NOT_ALLOWED = "not_allowed"  # not a partner account (or not logged in)
+    THROTTLED = "throttled"  # over the bind's rate or window
+    QUEUE_FULL = "queue_full"  # not stored: try again later
+    BAD_DESTINATION = "bad_destination"
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    system_id: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A partner's submit, in SMPP's terms (what ``SendMt`` carries); ``token`` is the adapter's."""
+
+    token: object
+    source: str
+    source_ton: int
+    source_npi: int
+    destination: str
+    esm_class: int
+    data_coding: int
+    registered_delivery: int
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """The outcome of an outbox item we sent: ``ok`` (acknowledge) or not (release)."""
+
+    item: object
+    ok: bool
+    answered: bool  # False: no usable answer (timeout, closed), the partner may have it twice
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    reason: str  # a frame or request the session refused or dropped (counted as a protocol error)
+
+
+Action = Write | LoginAttempt | Submission | Delivered | Closed | Dropped
+
+
+class ServerAdapter(Protocol):
+    """One protocol's session, seen by the protocol-independent :class:`Connection`."""
+
+    name: str
+
+    def receive(self, data: bytes, now: float) -> list[Action]: ...
+    def timer(self, now: float) -> list[Action]: ...
+    def close(self, reason: str) -> list[Action]: ...
+    def next_deadline(self) -> float | None: ...
+    def accept_login(self) -> bytes: ...
+    def reject_login(self) -> bytes: ...
+    @property
+    def logged_in(self) -> bool: ...
+    @property
+    def receives(self) -> bool:
+        """The peer takes deliveries (MOs, receipts) on this session."""
+        ...
+
+    @property
+    def window_available(self) -> int: ...
+    def send_item(self, item: OutboxItem, now: float) -> bytes:
+        """The bytes delivering ``item``; its :class:`Delivered` carries it back. AdapterError."""
+        ...
+
+    def accept_submit(self, submission: Submission, message_id: str) -> bytes: ...
+    def refuse_submit(self, submission: Submission, refusal: SubmitRefusal) -> bytes: ...
+    def goodbye(self, now: float) -> bytes | None:
+        """A logout/unbind to send when draining (``None``: the protocol has none, just close)."""
+        ...
+
+
+AdapterFactory = Callable[["ServerContext", float], ServerAdapter]
+
+
+# ---------------------------------------------------------------------- shared state
 @dataclass
 class BridgeStats:
     connections: int = 0
@@ -78,6 +188,47 @@ class BridgeStats:
     outbox_delivered: int = 0
     outbox_refused: int = 0
     outbox_possible_duplicates: int = 0  # sent, but no answer: the partner may have it twice
+
+
+class SctsClock:
+    """Service-centre time stamps unique per recipient (UCP and CIMD2 use them as message ids):
+    a second already given to a recipient is bumped to the next free one."""
+
+    def __init__(self, tracked_max: int = SCTS_RECIPIENTS_TRACKED_MAX) -> None:
+        self._last: dict[str, int] = {}
+        self._tracked_max = tracked_max
+
+    def stamp(self, recipient: str, now: datetime) -> datetime:
+        second = int(now.timestamp())
+        last = self._last.get(recipient)
+        if last is not None and last >= second:
+            second = last + 1
+        if recipient not in self._last and len(self._last) >= self._tracked_max:
+            cutoff = int(now.timestamp()) - 1  # entries in the past can no longer collide
+            self._last = {k: v for k, v in self._last.items() if v >= cutoff}
+            if len(self._last) >= self._tracked_max:
+                del self._last[next(iter(self._last))]
+        self._last[recipient] = second
+        return datetime.fromtimestamp(second, UTC)
+
+
+STAMP_FORMAT = "%Y%m%d%H%M%S"
+
+
+def stamped_message_id(stamp: datetime) -> str:
+    """A message id carrying its SCTS, so receipts can quote it (``<uuid>.<YYYYmmddHHMMSS>``)."""
+    return f"{uuid.uuid4().hex}.{stamp.strftime(STAMP_FORMAT)}"
+
+
+def stamp_of(message_id: str) -> datetime | None:
+    """The SCTS of a :func:`stamped_message_id` (``None`` for ids from elsewhere)."""
+    _, dot, stamp = message_id.rpartition(".")
+    if not dot:
+        return None
+    try:
+        return datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -93,22 +244,157 @@ class ServerContext:
     stats: BridgeStats = field(default_factory=BridgeStats)
     connections: set[Connection] = field(default_factory=set)
     outbox_wakers: dict[str, set[asyncio.Event]] = field(default_factory=dict)
+    scts: SctsClock = field(default_factory=SctsClock)
 
     def wake_outbox(self, system_id: str) -> None:
         for waker in self.outbox_wakers.get(system_id, ()):
             waker.set()
 
 
+# ---------------------------------------------------------------------- SMPP
+class SmppAdapter:
+    """SMPP 3.4 (and 5.0 binds, answered as 3.4): bind_*, submit_sm / data_sm, deliver_sm."""
+
+    name = "smpp"
+
+    def __init__(self, ctx: ServerContext, now: float) -> None:
+        self.session = SmppSession(Role.SMSC, now, ctx.limits)
+
+    def receive(self, data: bytes, now: float) -> list[Action]:
+        return self._actions(self.session.receive_data(data, now))
+
+    def timer(self, now: float) -> list[Action]:
+        return self._actions(self.session.handle_timer(now))
+
+    def close(self, reason: str) -> list[Action]:
+        return self._actions(self.session.close(reason))
+
+    def next_deadline(self) -> float | None:
+        return self.session.next_deadline()
+
+    def _actions(self, events: list[Event]) -> list[Action]:
+        actions: list[Action] = []
+        for event in events:
+            if isinstance(event, SendData):
+                actions.append(Write(event.data))
+            elif isinstance(event, BindRequested):
+                actions.append(LoginAttempt(event.pdu.system_id, event.pdu.password))
+            elif isinstance(event, RequestReceived):
+                actions.append(self._request(event.pdu))
+            elif isinstance(event, ResponseReceived):
+                ok = event.response.command_status == c.ESME_ROK
+                actions.append(Delivered(event.context, ok=ok, answered=True))
+            elif isinstance(event, RequestTimedOut | RequestFailed):
+                actions.append(Delivered(event.context, ok=False, answered=False))
+            elif isinstance(event, SessionClosed):
+                actions.append(Closed(event.reason))
+        return actions
+
+    def _request(self, pdu: Pdu) -> Action:
+        if isinstance(pdu, SubmitSm | DataSm):
+            payload = (
+                (pdu.short_message if isinstance(pdu, SubmitSm) else b"")
+                or MESSAGE_PAYLOAD.get(pdu.tlvs)
+                or b""
+            )
+            return Submission(
+                token=pdu, source=pdu.source_addr, source_ton=pdu.source_addr_ton,
+                source_npi=pdu.source_addr_npi, destination=pdu.destination_addr, esm_class=pdu.esm_class,
+                data_coding=pdu.data_coding, registered_delivery=pdu.registered_delivery, payload=payload,
+            )  # fmt: skip
+        refused = _REFUSED_RESPONSES.get(pdu.command_id)
+        if refused is not None:
+            response_type, status = refused
+            response = response_type(sequence_number=pdu.sequence_number, command_status=status)
+        else:  # deliver_sm, alert_notification from a binding SMSC: not expected on this side
+            response_class = PDU_CLASSES.get(pdu.command_id | c.RESPONSE_BIT)
+            if response_class is None:
+                return Dropped(f"no response to command {pdu.command_id:#x}")
+            response = response_class(sequence_number=pdu.sequence_number, command_status=c.ESME_RINVCMDID)
+        try:
+            return Write(self._respond(response))
+        except AdapterError as error:
+            return Dropped(str(error))
+
+    def _respond(self, pdu: Pdu) -> bytes:
+        try:
+            return self.session.send_response(pdu)
+        except SmppError as error:  # the session no longer awaits it (closed meanwhile)
+            raise AdapterError(str(error)) from None
+
+    def accept_login(self) -> bytes:
+        # The bridge speaks 3.4 whatever the peer offers, and says so in sc_interface_version.
+        return self.session.accept_bind(system_id="smsbilling", interface_version=c.INTERFACE_VERSION_34)
+
+    def reject_login(self) -> bytes:
+        return self.session.reject_bind(c.ESME_RBINDFAIL)
+
+    @property
+    def logged_in(self) -> bool:
+        return self.session.state in (State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX)
+
+    @property
+    def receives(self) -> bool:
+        return self.session.state in (State.BOUND_RX, State.BOUND_TRX)
+
+    @property
+    def window_available(self) -> int:
+        return self.session.window_available
+
+    def send_item(self, item: OutboxItem, now: float) -> bytes:
+        try:
+            return self.session.send_request(deliver_sm_for(item, now=datetime.now(UTC)), now, context=item)
+        except SmppError as error:
+            raise AdapterError(str(error)) from None
+
+    @staticmethod
+    def _response_type(submission: Submission) -> type[SubmitSmResp] | type[DataSmResp]:
+        return SubmitSmResp if isinstance(submission.token, SubmitSm) else DataSmResp
+
+    def accept_submit(self, submission: Submission, message_id: str) -> bytes:
+        pdu = submission.token
+        assert isinstance(pdu, SubmitSm | DataSm)
+        return self._respond(
+            self._response_type(submission)(sequence_number=pdu.sequence_number, message_id=message_id)
+        )
+
+    def refuse_submit(self, submission: Submission, refusal: SubmitRefusal) -> bytes:
+        pdu = submission.token
+        assert isinstance(pdu, SubmitSm | DataSm)
+        status = {
+            SubmitRefusal.NOT_ALLOWED: c.ESME_RINVBNDSTS,
+            SubmitRefusal.THROTTLED: c.ESME_RTHROTTLED,
+            SubmitRefusal.QUEUE_FULL: c.ESME_RMSGQFUL,
+            SubmitRefusal.BAD_DESTINATION: c.ESME_RINVDSTADR,
+        }[refusal]
+        return self._respond(
+            self._response_type(submission)(sequence_number=pdu.sequence_number, command_status=status)
+        )
+
+    def goodbye(self, now: float) -> bytes | None:
+        if not self.logged_in:
+            return None
+        try:
+            return self.session.send_request(Unbind(), now)
+        except SmppError:
+            return None
+
+
+# ---------------------------------------------------------------------- the connection
 class Connection:
     def __init__(
-        self, ctx: ServerContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        ctx: ServerContext,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        adapter: AdapterFactory = SmppAdapter,
     ) -> None:
         self.ctx = ctx
         self.reader = reader
         self.writer = writer
         peer = writer.get_extra_info("peername")
         self.peer_ip: str = peer[0] if peer else ""
-        self.session = SmppSession(Role.SMSC, ctx.clock(), ctx.limits)
+        self.adapter: ServerAdapter = adapter(ctx, ctx.clock())
         self.account: SmppAccount | None = None
         self.bucket = TokenBucket(
             ctx.limits.submit_rate_per_s, max(1.0, ctx.limits.submit_rate_per_s), ctx.clock()
@@ -127,38 +413,41 @@ class Connection:
             while not self._closed:
                 data = await self.reader.read(65536)
                 if not data:
-                    await self._handle(self.session.close("connection lost"))
+                    await self._handle(self.adapter.close("connection lost"))
                     break
-                await self._handle(self.session.receive_data(data, self.ctx.clock()))
+                await self._handle(self.adapter.receive(data, self.ctx.clock()))
                 self._timer_wakeup.set()
         except ConnectionError:
-            await self._handle(self.session.close("connection reset"))
+            await self._handle(self.adapter.close("connection reset"))
         finally:
             timer.cancel()
             await self._finish()
 
     async def _timer_loop(self) -> None:
         while not self._closed:
-            deadline = self.session.next_deadline()
+            deadline = self.adapter.next_deadline()
             delay = None if deadline is None else max(0.0, deadline - self.ctx.clock())
             self._timer_wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._timer_wakeup.wait(), delay)
                 continue
-            await self._handle(self.session.handle_timer(self.ctx.clock()))
+            await self._handle(self.adapter.timer(self.ctx.clock()))
 
-    async def _handle(self, events: list[Event]) -> None:
-        for event in events:
-            if isinstance(event, SendData):
-                self._write(event.data)
-            elif isinstance(event, BindRequested):
-                await self._on_bind(event)
-            elif isinstance(event, RequestReceived):
-                self._on_request(event.pdu)
-            elif isinstance(event, ResponseReceived | RequestTimedOut | RequestFailed):
-                self._on_outcome(event)
-            elif isinstance(event, SessionClosed):
-                logger.info("session closed", extra={"peer": self.peer_ip, "reason": event.reason})
+    async def _handle(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Write):
+                self._write(action.data)
+            elif isinstance(action, LoginAttempt):
+                await self._on_login(action)
+            elif isinstance(action, Submission):
+                self._on_submit(action)
+            elif isinstance(action, Delivered):
+                self._on_outcome(action)
+            elif isinstance(action, Dropped):
+                self.ctx.stats.protocol_errors += 1
+                logger.info("frame dropped", extra={"peer": self.peer_ip, "reason": action.reason})
+            elif isinstance(action, Closed):
+                logger.info("session closed", extra={"peer": self.peer_ip, "reason": action.reason})
                 self._closed = True
                 self.writer.close()
 
@@ -166,29 +455,31 @@ class Connection:
         if data and not self.writer.is_closing():
             self.writer.write(data)
 
-    # ------------------------------------------------------------------ binds
-    async def _on_bind(self, event: BindRequested) -> None:
-        bind = event.pdu
+    # ------------------------------------------------------------------ logins
+    async def _on_login(self, login: LoginAttempt) -> None:
         try:
             account = await self.ctx.authenticator.authenticate(
-                bind.system_id, bind.password, self.peer_ip, self.ctx.clock()
+                login.system_id, login.password, self.peer_ip, self.ctx.clock()
             )
         except BindRefused as refused:
             self.ctx.stats.binds_refused += 1
             logger.warning(
                 "bind refused",
-                extra={"peer": self.peer_ip, "system_id": bind.system_id, "reason": refused.reason.value},
+                extra={
+                    "peer": self.peer_ip,
+                    "protocol": self.adapter.name,
+                    "system_id": login.system_id,
+                    "reason": refused.reason.value,
+                },
             )
-            self._write(self.session.reject_bind(c.ESME_RBINDFAIL))
+            self._write(self.adapter.reject_login())
             return
         self.account = account
         self.ctx.stats.binds_accepted += 1
-        logger.info("bound", extra={"peer": self.peer_ip, "system_id": account.system_id})
-        # The bridge speaks 3.4 whatever the peer offers, and says so in sc_interface_version.
-        self._write(
-            self.session.accept_bind(system_id="smsbilling", interface_version=c.INTERFACE_VERSION_34)
-        )
-        if account.owner_kind == "partner" and self.session.state in (State.BOUND_RX, State.BOUND_TRX):
+        extra = {"peer": self.peer_ip, "protocol": self.adapter.name, "system_id": account.system_id}
+        logger.info("bound", extra=extra)
+        self._write(self.adapter.accept_login())
+        if account.owner_kind == "partner" and self.adapter.receives:
             self.ctx.outbox_wakers.setdefault(account.system_id, set()).add(self._outbox_wakeup)
             self._pump = asyncio.create_task(self._pump_outbox(account.system_id))
 
@@ -198,7 +489,7 @@ class Connection:
         lease_ms = int(bridge.outbox_lease_s * 1000)
         while not self._closed:
             self._outbox_wakeup.clear()
-            room = self.session.window_available
+            room = self.adapter.window_available
             if room > 0:
                 now_ms = time.time_ns() // 1_000_000
                 items = await asyncio.to_thread(
@@ -213,20 +504,19 @@ class Connection:
 
     def _send_item(self, item: OutboxItem) -> None:
         try:
-            pdu = deliver_sm_for(item, now=datetime.now(UTC))
-            self._write(self.session.send_request(pdu, self.ctx.clock(), context=item))
-        except SmppError:  # the session closed or the item cannot be encoded: let it wait
+            self._write(self.adapter.send_item(item, self.ctx.clock()))
+        except AdapterError:  # the session closed or the item cannot be encoded: let it wait
             self._in_background(self.ctx.outbox.release, item)
 
-    def _on_outcome(self, event: ResponseReceived | RequestTimedOut | RequestFailed) -> None:
-        item = event.context
+    def _on_outcome(self, outcome: Delivered) -> None:
+        item = outcome.item
         if not isinstance(item, OutboxItem):
             return
-        if isinstance(event, ResponseReceived) and event.response.command_status == c.ESME_ROK:
+        if outcome.ok:
             self.ctx.stats.outbox_delivered += 1
             self._in_background(self.ctx.outbox.ack, item)
         else:
-            if isinstance(event, ResponseReceived):
+            if outcome.answered:
                 self.ctx.stats.outbox_refused += 1  # e.g. ESME_RX_T_APPN: the partner asks us to retry
             else:
                 self.ctx.stats.outbox_possible_duplicates += 1
@@ -238,96 +528,74 @@ class Connection:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    # ------------------------------------------------------------------ requests
-    def _on_request(self, pdu: Pdu) -> None:
-        if isinstance(pdu, SubmitSm | DataSm):
-            self._on_submit(pdu)
-            return
-        refused = _REFUSED_RESPONSES.get(pdu.command_id)
-        if refused is not None:
-            response_type, status = refused
-            self._respond(response_type(sequence_number=pdu.sequence_number, command_status=status))
-        else:  # deliver_sm, alert_notification from a binding SMSC: not expected on this side
-            self._respond_error(pdu, c.ESME_RINVCMDID)
-
-    def _on_submit(self, pdu: SubmitSm | DataSm) -> None:
-        response_type = SubmitSmResp if isinstance(pdu, SubmitSm) else DataSmResp
+    # ------------------------------------------------------------------ submits
+    def _on_submit(self, submission: Submission) -> None:
         if self.account is None or self.account.owner_kind != "partner":
-            self._respond(
-                response_type(sequence_number=pdu.sequence_number, command_status=c.ESME_RINVBNDSTS)
-            )
+            self._respond(self.adapter.refuse_submit, submission, SubmitRefusal.NOT_ALLOWED)
             return
         window_max = self.ctx.limits.window_outstanding_max
         if not self.bucket.take(self.ctx.clock()) or len(self.in_flight) >= window_max:
             self.ctx.stats.submits_throttled += 1
-            self._respond(
-                response_type(sequence_number=pdu.sequence_number, command_status=c.ESME_RTHROTTLED)
-            )
+            self._respond(self.adapter.refuse_submit, submission, SubmitRefusal.THROTTLED)
             return
-        if not pdu.destination_addr:
-            self._respond(
-                response_type(sequence_number=pdu.sequence_number, command_status=c.ESME_RINVDSTADR)
-            )
+        if not submission.destination:
+            self._respond(self.adapter.refuse_submit, submission, SubmitRefusal.BAD_DESTINATION)
             return
-        command = self._command(pdu, self.account)
-        task = asyncio.create_task(self._store_and_answer(pdu, command, response_type))
+        command = self._command(submission, self.account)
+        task = asyncio.create_task(self._store_and_answer(submission, command))
         self.in_flight.add(task)
         task.add_done_callback(self.in_flight.discard)
 
-    def _command(self, pdu: SubmitSm | DataSm, account: SmppAccount) -> SendMt:
-        payload = (
-            (pdu.short_message if isinstance(pdu, SubmitSm) else b"") or MESSAGE_PAYLOAD.get(pdu.tlvs) or b""
+    def _command(self, submission: Submission, account: SmppAccount) -> SendMt:
+        now = datetime.now(UTC)
+        message_id = (
+            uuid.uuid4().hex
+            if self.adapter.name == SmppAdapter.name
+            else stamped_message_id(self.ctx.scts.stamp(submission.destination, now))
         )
         return SendMt(
-            message_id=uuid.uuid4().hex,
+            message_id=message_id,
             tenant=account.owner_id,
-            channel=f"smpp:{account.system_id}",
-            source=pdu.source_addr,
-            source_ton=pdu.source_addr_ton,
-            source_npi=pdu.source_addr_npi,
-            destination=pdu.destination_addr,
-            esm_class=pdu.esm_class,
-            data_coding=pdu.data_coding,
-            registered_delivery=pdu.registered_delivery,
-            short_message_hex=payload.hex(),
-            received_at=datetime.now(UTC),
+            channel=f"{CHANNEL_PREFIX}{account.system_id}",
+            source=submission.source,
+            source_ton=submission.source_ton,
+            source_npi=submission.source_npi,
+            destination=submission.destination,
+            esm_class=submission.esm_class,
+            data_coding=submission.data_coding,
+            registered_delivery=submission.registered_delivery,
+            short_message_hex=submission.payload.hex(),
+            received_at=now,
         )
 
-    async def _store_and_answer(
-        self, pdu: SubmitSm | DataSm, command: SendMt, response_type: type[SubmitSmResp] | type[DataSmResp]
-    ) -> None:
+    async def _store_and_answer(self, submission: Submission, command: SendMt) -> None:
         try:
             await self.ctx.sink.send_mt(command)
         except SinkUnavailable as error:
             self.ctx.stats.submits_failed += 1
             logger.error("submit not stored", extra={"peer": self.peer_ip, "error": str(error)})
-            self._respond(response_type(sequence_number=pdu.sequence_number, command_status=c.ESME_RMSGQFUL))
+            self._respond(self.adapter.refuse_submit, submission, SubmitRefusal.QUEUE_FULL)
             return
         self.ctx.stats.submits_accepted += 1
-        self._respond(response_type(sequence_number=pdu.sequence_number, message_id=command.message_id))
+        self._respond(self.adapter.accept_submit, submission, command.message_id)
 
-    def _respond(self, pdu: Pdu) -> None:
+    def _respond[T](self, answer: Callable[[Submission, T], bytes], submission: Submission, arg: T) -> None:
         try:
-            self._write(self.session.send_response(pdu))
-        except SmppError as error:  # the session no longer awaits it (closed meanwhile): log only
+            self._write(answer(submission, arg))
+        except AdapterError as error:  # the session no longer awaits it (closed meanwhile): log only
             self.ctx.stats.protocol_errors += 1
             logger.warning("response not sent", extra={"peer": self.peer_ip, "error": str(error)})
 
-    def _respond_error(self, pdu: Pdu, status: int) -> None:
-        response_type = PDU_CLASSES.get(pdu.command_id | c.RESPONSE_BIT)
-        if response_type is not None:
-            self._respond(response_type(sequence_number=pdu.sequence_number, command_status=status))
-
     # ------------------------------------------------------------------ shutdown
     async def drain(self, timeout_s: float) -> None:
-        """Finish the window (answer what was accepted), unbind, and wait for the peer to close."""
+        """Finish the window (answer what was accepted), log out, and wait for the peer to close."""
         if self.in_flight:
             await asyncio.wait(self.in_flight, timeout=timeout_s)
-        if self.session.state in (State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX):
-            with contextlib.suppress(SmppError):
-                self._write(self.session.send_request(Unbind(), self.ctx.clock()))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wait_closed(), timeout_s)
+        goodbye = self.adapter.goodbye(self.ctx.clock())
+        if goodbye is not None:
+            self._write(goodbye)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wait_closed(), timeout_s)
         self.writer.close()
 
     async def _wait_closed(self) -> None:
@@ -351,9 +619,12 @@ class Connection:
 
 
 async def serve_connection(
-    ctx: ServerContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ctx: ServerContext,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    adapter: AdapterFactory = SmppAdapter,
 ) -> None:
-    connection = Connection(ctx, reader, writer)
+    connection = Connection(ctx, reader, writer, adapter)
     ctx.connections.add(connection)
     ctx.stats.connections += 1
     try:

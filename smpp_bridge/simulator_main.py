@@ -1,9 +1,11 @@
 """``python -m smpp_bridge.simulator_main``: the operator SMSC simulator as a standalone process.
 
-Prints one JSON line with its ports once listening, e.g. ``{"simulator": "listening", "smpp": 2775,
-"control": 8775}``, and stops cleanly on SIGTERM/SIGINT. Both listeners bind 127.0.0.1 unless told
-otherwise. The password comes from ``--password`` or, to keep it out of ``ps``, from the
-environment variable ``SMSBILLING_SIM_PASSWORD``.
+``--protocol smpp|ucp|cimd2`` chooses what the SMSC listener speaks (SMPP: ``OperatorSimulator``;
+UCP/EMI and CIMD2: ``LinkSimulator``, same control endpoint). Prints one JSON line with its ports
+once listening, e.g. ``{"simulator": "listening", "protocol": "smpp", "smpp": 2775, "control":
+8775}`` (``smpp`` is the SMSC port whatever the protocol), and stops cleanly on SIGTERM/SIGINT.
+Both listeners bind 127.0.0.1 unless told otherwise. The password comes from ``--password`` or,
+to keep it out of ``ps``, from the environment variable ``SMSBILLING_SIM_PASSWORD``.
 
 The control endpoint is a tiny HTTP/1.1 server (one request per connection, bounded size and read
 time, like ``health.py``):
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from smpp_bridge.simulator import IdFormat, OperatorSimulator, SimulatorConfig
+from smpp_bridge.simulator_ucp_cimd2 import LinkSimulator, SimProtocol
 from smpp_bridge.smpp import SessionConfig
 
 REQUEST_BYTES_MAX = 8192
@@ -49,7 +52,7 @@ class BadRequest(ValueError):
 
 
 class ControlServer:
-    def __init__(self, simulator: OperatorSimulator) -> None:
+    def __init__(self, simulator: OperatorSimulator | LinkSimulator) -> None:
         self._sim = simulator
         self._server: asyncio.Server | None = None
 
@@ -139,8 +142,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m smpp_bridge.simulator_main", description=__doc__.split("\n")[0]
     )
-    p.add_argument("--host", default="127.0.0.1", help="SMPP listen address")
-    p.add_argument("--port", type=int, default=0, help="SMPP port (0: a free one)")
+    p.add_argument("--protocol", choices=["smpp", *(v.value for v in SimProtocol)], default="smpp")
+    p.add_argument("--host", default="127.0.0.1", help="SMSC listen address")
+    p.add_argument("--port", type=int, default=0, help="SMSC port (0: a free one)")
     p.add_argument("--control-host", default="127.0.0.1")
     p.add_argument("--control-port", type=int, default=0, help="HTTP control port (0: a free one)")
     p.add_argument("--system-id", default="bridge", help="the account the bridge binds with")
@@ -212,7 +216,11 @@ def start_process(
 
 
 async def main(args: argparse.Namespace) -> None:
-    simulator = OperatorSimulator(config_from(args))
+    simulator: OperatorSimulator | LinkSimulator
+    if args.protocol == "smpp":
+        simulator = OperatorSimulator(config_from(args))
+    else:
+        simulator = LinkSimulator(SimProtocol(args.protocol), config_from(args))
     control = ControlServer(simulator)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -220,7 +228,13 @@ async def main(args: argparse.Namespace) -> None:
         loop.add_signal_handler(signum, stop.set)
     smpp_port = await simulator.start(args.host, args.port)
     control_port = await control.start(args.control_host, args.control_port)
-    print(json.dumps({"simulator": "listening", "smpp": smpp_port, "control": control_port}), flush=True)
+    listening = {
+        "simulator": "listening",
+        "protocol": args.protocol,
+        "smpp": smpp_port,
+        "control": control_port,
+    }
+    print(json.dumps(listening), flush=True)
     await stop.wait()
     await control.stop()
     await simulator.stop()

@@ -11,6 +11,7 @@ Names carry their unit last (``_s``, ``_ms``, ``_bytes``, ``_per_s``, ``_max``).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,17 @@ class ApiLimits(_Group):
     request_body_bytes_max: int = Field(default=256 * 1024, gt=0)
     page_size_max: int = Field(default=200, gt=0)
     idempotency_key_ttl_s: int = Field(default=24 * 3600, ge=24 * 3600)
+    # API conventions (web/conventions.py, docs/api-conventions.md).
+    idempotency_key_chars_max: int = Field(default=255, ge=16, le=255)
+    idempotency_lease_s: int = Field(
+        default=30, ge=1, le=900, description="an in-flight claim outlives its request (API Gateway: 29 s)"
+    )
+    idempotency_in_flight_retry_after_s: int = Field(default=1, ge=1, le=60, description="Retry-After of 409")
+    idempotency_response_bytes_max: int = Field(
+        default=256 * 1024, ge=1024, le=300 * 1024, description="larger answers are not kept (items: 400 KB)"
+    )
+    api_key_requests_per_s_max: int = Field(default=50, ge=1, description="per API key, fixed UTC second")
+    api_key_requests_per_min_max: int = Field(default=1200, ge=1, description="per API key, fixed UTC minute")
 
 
 class MessageLimits(_Group):
@@ -94,6 +106,9 @@ class LedgerLimits(_Group):
     credit_block_size_credits: int = Field(default=100, gt=0)
     credit_block_slots_max: int = Field(default=8, gt=0, le=64)
     post_batch_transfers_max: int = Field(default=25, ge=1, le=50)  # transfers per aggregated transaction
+    partner_index_shards_count: int = Field(
+        default=4, ge=1, le=100, description="P# partitions of a partner's statement index; may only grow"
+    )
 
 
 class SmppLimits(_Group):
@@ -121,6 +136,11 @@ class BridgeSettings(_Group):
     host: str = "127.0.0.1"
     smpp_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
     smpp_tls_port: int | None = Field(default=None, ge=0, le=65535, description="None: no TLS listener")
+    # UCP/EMI and CIMD2 listeners (same accounts, limits and outbox as SMPP; docs/ucp-cimd2.md).
+    ucp_port: int | None = Field(default=0, ge=0, le=65535, description="0 picks a free port; None: none")
+    ucp_tls_port: int | None = Field(default=None, ge=0, le=65535, description="None: no TLS listener")
+    cimd2_port: int | None = Field(default=0, ge=0, le=65535, description="0 picks a free port; None: none")
+    cimd2_tls_port: int | None = Field(default=None, ge=0, le=65535, description="None: no TLS listener")
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     health_port: int = Field(default=0, ge=0, le=65535)
@@ -186,6 +206,77 @@ class OtpLimits(_Group):
     record_keep_s: int = Field(default=24 * 3600, ge=60, description="TTL of a code's record after expiry")
 
 
+class SmsSendLimits(_Group):
+    """Sending SMS from prepaid credits through the partner API (docs/partner-api.md, "Sending SMS")."""
+
+    batch_messages_max: int = Field(default=100, ge=1, le=1000, description="messages in one batch request")
+    credit_slots_count: int = Field(
+        default=4, ge=1, le=64, description="credit blocks the API reserves from (capped by the ledger's)"
+    )
+
+
+class HandlerTestLimits(_Group):
+    """The test tool: emulated MOs to a partner's own service (docs/partner-api.md, "Testing ...")."""
+
+    msisdn_default: str = Field(
+        default="447700900000", pattern=r"^[1-9][0-9]{5,14}$", description="the sender when none is given"
+    )
+    log_keep_s: int = Field(default=7 * 86_400, ge=3600, description="a test MO stays in the test log")
+    log_page_size_default: int = Field(default=20, ge=1, le=100)
+    log_page_size_max: int = Field(default=50, ge=1, le=100, description="each entry is a few reads")
+
+
+class ReportLimits(_Group):
+    """Messages, statistics and statements in the partner API (docs/partner-api.md)."""
+
+    page_size_default: int = Field(default=50, ge=1, description="capped by api.page_size_max")
+    messages_examined_max: int = Field(
+        default=2000, ge=10, description="index entries one filtered search may read before it pages"
+    )
+    statistics_days_max: int = Field(default=92, ge=1, le=400, description="days one report spans")
+    statistics_shards_count: int = Field(
+        default=4, ge=1, le=64, description="STAT# partitions per partner and month; may only grow"
+    )
+    statistics_marker_keep_s: int = Field(
+        default=35 * 86_400, ge=7 * 86_400, description="a charge's STATMSG# marker (TTL): outlives its DLR"
+    )
+    cursor_signing_key: str = Field(
+        default="smsbilling-partner-api-cursors", min_length=16, description="HMAC key of listing cursors"
+    )
+
+
+class PartnerAccountLimits(_Group):
+    """Partner self-service: registration, API keys, services, prefixes (docs/partner-api.md)."""
+
+    confirmation_token_ttl_s: int = Field(default=48 * 3600, ge=600, le=30 * 86_400)
+    confirmation_url: str = Field(
+        default="", max_length=500, description="the e-mailed link, '{token}' replaced; empty: no link"
+    )
+    notifier: Literal["log", "ses"] = Field(default="log", description="how confirmation e-mails go out")
+    ses_from_address: str = Field(default="", max_length=254, description="notifier ses: the sender")
+    registrations_per_ip_max: int = Field(default=10, ge=1, description="registrations + resends per window")
+    registrations_window_s: int = Field(default=3600, ge=60)
+    api_keys_per_partner_max: int = Field(default=20, ge=1, le=500, description="active keys")
+    services_per_partner_max: int = Field(default=100, ge=1, le=5000)
+    service_short_numbers_max: int = Field(default=20, ge=1, le=45, description="one transaction per change")
+    reserved_prefixes: tuple[str, ...] = Field(
+        default=("STOP", "HELP", "INFO", "START", "UNSUBSCRIBE", "CANCEL", "QUIT", "END", "СТОП", "ПОМОЩЬ"),
+        description="kept by the platform, besides the admin's ReservedPrefix entities",
+    )
+
+
+class AdminLimits(_Group):
+    """The admin API (docs/admin-api.md)."""
+
+    page_size_default: int = Field(default=50, ge=1, description="capped by api.page_size_max")
+    adjustment_amount_abs_max: int = Field(
+        default=100_000_000, gt=0, description="minor units (or credits) one manual adjustment may move"
+    )
+    plan_start_skew_s: int = Field(
+        default=300, ge=0, le=3600, description="a tariff plan may start or end this far in the past, no more"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SMSBILLING_", env_nested_delimiter="__", extra="ignore", frozen=True
@@ -202,7 +293,12 @@ class Settings(BaseSettings):
     partner_delivery: PartnerDeliveryLimits = PartnerDeliveryLimits()
     subscriptions: SubscriptionLimits = SubscriptionLimits()
     otp: OtpLimits = OtpLimits()
+    accounts: PartnerAccountLimits = PartnerAccountLimits()
     operator_mt: OperatorMtLimits = OperatorMtLimits()
+    sms: SmsSendLimits = SmsSendLimits()
+    handler_test: HandlerTestLimits = HandlerTestLimits()
+    reports: ReportLimits = ReportLimits()
+    admin: AdminLimits = AdminLimits()
 
 
 @lru_cache(maxsize=1)

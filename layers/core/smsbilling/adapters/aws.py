@@ -30,6 +30,17 @@ def sqs() -> SQSClient:
     return boto3.client("sqs", config=_CONFIG)
 
 
+# SQS long polls hold the connection up to 20 s (WaitTimeSeconds): a shorter read timeout drops a
+# receive that may already have taken messages, which then stay invisible for their visibility timeout.
+_LONG_POLL_CONFIG = _CONFIG.merge(Config(read_timeout=30, max_pool_connections=32))
+
+
+@cache
+def sqs_long_poll() -> SQSClient:
+    """For consumers that long-poll (the bridge's outbound queue): read timeout above the 20 s wait."""
+    return boto3.client("sqs", config=_LONG_POLL_CONFIG)
+
+
 @cache
 def s3() -> S3Client:
     return boto3.client("s3", config=_CONFIG)

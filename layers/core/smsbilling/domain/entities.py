@@ -8,10 +8,11 @@ its own key: ``(pk, sk)`` strings of the form ``TYPE#id`` / ``META``.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from smsbilling.domain.dlr import IdFormat
 
@@ -77,12 +78,19 @@ class OperatorLink(Entity):
     mt_token: str | None = Field(default=None, max_length=256, repr=False)
     # How this link writes operator message ids in submit responses and receipts (domain/dlr.py).
     dlr_id_format: IdFormat = IdFormat.AS_IS
-    # Outbound SMPP (the bridge binds as a client): host, port and credentials at the SMSC.
-    smpp_host: str | None = Field(default=None, max_length=253)
-    smpp_port: int | None = Field(default=None, ge=1, le=65535)
-    smpp_system_id: str | None = Field(default=None, max_length=15)
-    smpp_password: str | None = Field(default=None, max_length=8, repr=False)
-    smpp_system_type: str = Field(default="", max_length=12)
+    # Outbound bridge links (the bridge binds as a client) for every bridge protocol, SMPP, UCP and
+    # CIMD2 (``protocol`` chooses; the names are SMPP's for history): host, port and credentials
+    # at the SMSC. system_id / password are the SMPP bind's, UCP OT 60's OAdC / PWD, CIMD2 login's
+    # 011 / 012 (the SMPP sizes bound them for all three); system_type is used by SMPP only.
+    smpp_host: str | None = Field(default=None, max_length=253, description="SMSC host (SMPP, UCP, CIMD2)")
+    smpp_port: int | None = Field(default=None, ge=1, le=65535, description="SMSC port (SMPP, UCP, CIMD2)")
+    smpp_system_id: str | None = Field(
+        default=None, max_length=15, description="SMPP system_id, UCP OT 60 OAdC, CIMD2 user identity (011)"
+    )
+    smpp_password: str | None = Field(
+        default=None, max_length=8, repr=False, description="SMPP password, UCP OT 60 PWD, CIMD2 012"
+    )
+    smpp_system_type: str = Field(default="", max_length=12, description="SMPP system_type (not UCP, CIMD2)")
 
 
 class ShortNumber(Entity):
@@ -98,6 +106,7 @@ class PartnerStatus(StrEnum):
     PENDING_CONFIRMATION = "pending_confirmation"
     ACTIVE = "active"
     SUSPENDED = "suspended"
+    REJECTED = "rejected"  # by an admin, at moderation (docs/admin-api.md)
 
 
 class Partner(Entity):
@@ -143,6 +152,8 @@ class PartnerService(Entity):
     status: ServiceStatus = ServiceStatus.PENDING_MODERATION
     subscription: SubscriptionTerms | None = None
     otp_enabled: bool = False
+    created_at: datetime | None = None  # set by the partner API (services made elsewhere: None)
+    updated_at: datetime | None = None
 
 
 class SubscriptionTerms(BaseModel):
@@ -224,6 +235,31 @@ class ApiKey(Entity):
     scopes: tuple[str, ...] = ()
     created_at: datetime
     revoked_at: datetime | None = None
+    label: str = Field(default="", max_length=100, description="the partner's name for the key")
+    hint: str = Field(default="", max_length=8, description="the key's last characters, to tell keys apart")
+
+
+class ConfirmationToken(Entity):
+    """A registration's e-mail confirmation token, stored by its hash; deleted when used (single use)."""
+
+    type_name: ClassVar[str] = "CONFIRM"
+    id_fields: ClassVar[tuple[str, ...]] = ("token_hash",)
+    token_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    partner_id: str = Field(min_length=1, max_length=64)
+    email: str = Field(min_length=3, max_length=254)
+    created_at: datetime
+    expires_at: datetime
+
+
+class PartnerEmail(Entity):
+    """One partner per e-mail address (normalised); ``token_hash``: the confirmation token in force."""
+
+    type_name: ClassVar[str] = "EMAIL"
+    id_fields: ClassVar[tuple[str, ...]] = ("address",)
+    address: str = Field(min_length=3, max_length=254)
+    partner_id: str = Field(min_length=1, max_length=64)
+    token_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    confirmed_at: datetime | None = None
 
 
 class SmppAccount(Entity):
@@ -238,3 +274,56 @@ class SmppAccount(Entity):
     allowed_cidrs: tuple[str, ...] = Field(default=(), description="empty: no address may bind")
     binds_max: int = Field(default=4, gt=0)
     enabled: bool = True
+
+
+class AdminKey(Entity):
+    """An admin API credential (not a partner key: those are :class:`ApiKey`), looked up by its hash."""
+
+    type_name: ClassVar[str] = "ADMINKEY"
+    id_fields: ClassVar[tuple[str, ...]] = ("key_hash",)
+    key_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    key_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ReservedPrefix(Entity):
+    """A keyword partners may not lease: ``reserved`` (the platform keeps it) or ``forbidden``."""
+
+    type_name: ClassVar[str] = "RESERVED"
+    id_fields: ClassVar[tuple[str, ...]] = ("folded",)
+    folded: str = Field(min_length=1, max_length=32)
+    word: str = Field(min_length=1, max_length=32)
+    kind: Literal["reserved", "forbidden"]
+    reason: str = Field(default="", max_length=200)
+    created_at: datetime
+
+
+def _integral_numbers(value: Any) -> Any:
+    """JSON values as stored: DynamoDB reads numbers back as ``Decimal``; whole ones are ints again."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral_numbers(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_integral_numbers(item) for item in value]
+    return value
+
+
+class AdminAuditEntry(Entity):
+    """One admin change: who (the admin key id), when, what (action, target, the fields set).
+
+    Secrets in ``changes`` are redacted before the entry is built; listed by day (gsi1).
+    """
+
+    type_name: ClassVar[str] = "AUDIT"
+    id_fields: ClassVar[tuple[str, ...]] = ("audit_id",)
+    audit_id: str = Field(min_length=1, max_length=64)
+    at: datetime
+    admin_key_id: str = Field(min_length=1, max_length=64)
+    action: str = Field(min_length=1, max_length=64, description="e.g. service.approve")
+    target: str = Field(min_length=1, max_length=300, description="the entity key, e.g. SERVICE#svc1")
+    changes: Annotated[dict[str, Any], BeforeValidator(_integral_numbers)] = Field(
+        default_factory=dict, description="JSON values, secrets redacted"
+    )
