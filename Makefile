@@ -16,7 +16,7 @@ DEPS_LAYER := .build/deps-layer
 STAMP := .installed
 PIP := pip install --quiet --disable-pip-version-check
 
-.PHONY: help install system-deps run demo-mo test lint typecheck unit integration template-check clean python
+.PHONY: help install system-deps run demo-mo test lint typecheck unit integration template-check clean python openapi
 
 help:
 	@echo "make run    install everything and start the platform on the local cloud (Ctrl-C stops it)"
@@ -84,6 +84,10 @@ lint: $(BIN)/$(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+# Regenerate docs/openapi/*.json from the API apps (tests/infra/test_openapi_drift.py fails on drift).
+openapi: $(BIN)/$(STAMP)
+	$(BIN)/python -m infra.openapi write
 
 typecheck: $(BIN)/$(STAMP)
 	$(BIN)/mypy layers/core smpp_bridge infra functions/*/app.py

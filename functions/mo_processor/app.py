@@ -24,6 +24,7 @@ from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
 from smsbilling.adapters.dynamodb_inbound import DynamoInboundStore
 from smsbilling.adapters.dynamodb_ledger import DynamoDbLedgerStore
 from smsbilling.adapters.dynamodb_reassembly import DynamoReassemblyStore
+from smsbilling.adapters.dynamodb_statistics import DynamoStatisticsStore
 from smsbilling.adapters.dynamodb_subscriptions import DynamoSubscriptionStore
 from smsbilling.adapters.dynamodb_tally import DynamoTallyStore
 from smsbilling.adapters.sqs_events import SqsEventPublisher
@@ -69,6 +70,7 @@ def _mo_processor() -> MoProcessor:
             conflict_retries_max=settings.ledger.conflict_retries_max,
             backoff_base_ms=settings.ledger.conflict_backoff_base_ms,
         ),
+        DynamoStatisticsStore.deployed(client, settings),  # partner statistics, counted with the charge
     )
     return MoProcessor(
         store=DynamoInboundStore(client, tables.messages),

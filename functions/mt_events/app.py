@@ -27,6 +27,7 @@ from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
 from smsbilling.adapters.dynamodb_ledger import DynamoDbLedgerStore
 from smsbilling.adapters.dynamodb_mt import DynamoMtStore
 from smsbilling.adapters.dynamodb_outbox import DynamoOutboxStore
+from smsbilling.adapters.dynamodb_statistics import DynamoStatisticsStore
 from smsbilling.adapters.dynamodb_tally import DynamoTallyStore
 from smsbilling.adapters.http_delivery import UrllibHandlerClient
 from smsbilling.adapters.sqs_events import SqsEventPublisher
@@ -64,6 +65,7 @@ def _processor() -> MtEventsProcessor:
             conflict_retries_max=settings.ledger.conflict_retries_max,
             backoff_base_ms=settings.ledger.conflict_backoff_base_ms,
         ),
+        DynamoStatisticsStore.deployed(client, settings),  # partner statistics, counted with the charge
     )
     return MtEventsProcessor(
         store=DynamoMtStore(client, tables.messages, shards=settings.messages.mt_due_shards_count),

@@ -19,6 +19,7 @@ from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
 from smsbilling.adapters.dynamodb_ledger import DynamoDbLedgerStore
 from smsbilling.adapters.dynamodb_mt import DynamoMtStore
 from smsbilling.adapters.dynamodb_outbox import DynamoOutboxStore
+from smsbilling.adapters.dynamodb_statistics import DynamoStatisticsStore
 from smsbilling.adapters.dynamodb_tally import DynamoTallyStore
 from smsbilling.adapters.http_delivery import UrllibHandlerClient
 from smsbilling.adapters.sqs_events import SqsEventPublisher
@@ -48,6 +49,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
             conflict_retries_max=settings.ledger.conflict_retries_max,
             backoff_base_ms=settings.ledger.conflict_backoff_base_ms,
         ),
+        DynamoStatisticsStore.deployed(client, settings),  # partner statistics, counted with the charge
     )
     sweep = MtEventsProcessor(
         store=DynamoMtStore(client, tables.messages, shards=limits.mt_due_shards_count),

@@ -25,6 +25,7 @@ from smsbilling.adapters import aws
 from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
 from smsbilling.adapters.dynamodb_ledger import DynamoDbLedgerStore
 from smsbilling.adapters.dynamodb_mt import DynamoMtStore
+from smsbilling.adapters.dynamodb_statistics import DynamoStatisticsStore
 from smsbilling.adapters.dynamodb_tally import DynamoTallyStore
 from smsbilling.adapters.http_operator import HttpOperatorClient
 from smsbilling.adapters.sqs_events import SqsEventPublisher
@@ -59,6 +60,7 @@ def _sender() -> MtSender:
             conflict_retries_max=settings.ledger.conflict_retries_max,
             backoff_base_ms=settings.ledger.conflict_backoff_base_ms,
         ),
+        DynamoStatisticsStore.deployed(client, settings),  # partner statistics, counted with the charge
     )
     return MtSender(
         store=DynamoMtStore(client, tables.messages, shards=settings.messages.mt_due_shards_count),

@@ -6,22 +6,56 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smsbilling.adapters import aws
 from smsbilling.settings import load_settings
-from smsbilling.web import otp, replies
+from smsbilling.web import (
+    balance,
+    keys,
+    messages,
+    otp,
+    partners,
+    prefixes,
+    replies,
+    services,
+    sms,
+    statistics,
+    test_tool,
+)
+from smsbilling.web.conventions import install_api_conventions, partner_caller
 from smsbilling.web.problems import ApiProblem, install_problem_handlers
 
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver(enable_validation=True)
 install_problem_handlers(app)
-# Swagger UI with its assets inlined from Powertools (works offline); JSON at /docs?format=json.
-app.enable_swagger(path="/docs", title="smsbilling partner API", version="1")
+# Rate limits per API key and Idempotency-Key on writes (docs/api-conventions.md).
+conventions = install_api_conventions(app, caller=partner_caller())
+# The document's metadata lives here, so /docs serves what docs/openapi/partner-api.json commits
+# (infra/openapi.py). Swagger UI with its assets inlined from Powertools (works offline); JSON at
+# /docs?format=json.
+app.configure_openapi(
+    title="smsbilling partner API",
+    version="1",
+    description="Partner REST API: services, prefixes, messages, statistics, balance and sending.",
+    security_schemes={"bearer": HTTPBearer(description="A partner API key: Authorization: Bearer <key>")},
+    security=[{"bearer": []}],
+)
+app.enable_swagger(path="/docs")
 app.include_router(otp.router)
 app.include_router(replies.router)
+app.include_router(sms.router)
+app.include_router(test_tool.router)
+app.include_router(partners.router)  # registration, confirmation (docs/partner-api.md)
+app.include_router(keys.router)
+app.include_router(services.router)
+app.include_router(prefixes.router)
+app.include_router(messages.router)  # list, search, one message (docs/partner-api.md)
+app.include_router(statistics.router)
+app.include_router(balance.router)  # balance and statements
 
 
 @app.get("/health", summary="Service health", tags=["operations"])

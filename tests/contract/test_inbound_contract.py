@@ -8,11 +8,17 @@ from datetime import UTC, datetime
 import pytest
 
 from smsbilling.adapters.dynamodb_inbound import DynamoInboundStore
+from smsbilling.adapters.dynamodb_message_search import DynamoMessageSearch
 from smsbilling.adapters.memory_inbound import MemoryInboundStore
+from smsbilling.adapters.memory_message_search import MemoryMessageSearch
+from smsbilling.adapters.memory_mt import MemoryMtStore
 from smsbilling.domain.entities import BillingModel
 from smsbilling.domain.inbound import MoState, StoredMo
+from smsbilling.domain.message_search import MessageFilter
+from smsbilling.logic.message_queries import MessageSearch
 from smsbilling.logic.mo_intake import InboundStore
 from tests.contract.stores import KINDS, dynamodb_client, fresh_table
+from tests.contract.test_message_search_contract import table_with_gsi1
 
 T0 = datetime(2026, 11, 22, 12, 0, 1, 250_000, tzinfo=UTC)
 
@@ -113,3 +119,41 @@ def test_concurrent_decisions_one_wins(store: InboundStore) -> None:
     for thread in threads:
         thread.join()
     assert sorted(results) == [False] * 7 + [True]
+
+
+# --- the partner's listing (gsi1), written with the decision ---------------------------------------
+
+
+@pytest.fixture(params=KINDS)
+def listed(request: pytest.FixtureRequest) -> tuple[InboundStore, MessageSearch]:
+    if request.param == "memory":
+        memory = MemoryInboundStore()
+        return memory, MemoryMessageSearch(memory, MemoryMtStore())
+    client = dynamodb_client(request, request.param)
+    table = table_with_gsi1(client, "messages")
+    return DynamoInboundStore(client, table), DynamoMessageSearch(client, table)
+
+
+def test_a_decision_naming_a_partner_lists_the_mo_for_that_partner_only(
+    listed: tuple[InboundStore, MessageSearch],
+) -> None:
+    store, search = listed
+    decisions = {
+        "routed": {"state": MoState.ROUTED, "partner_id": "p1", "service_id": "s1"},
+        "blocked": {"state": MoState.BLACKLISTED, "partner_id": "p2", "service_id": "s2"},
+        "unknown": {"state": MoState.UNROUTED},
+        "waiting": None,
+    }
+    for n, (message_id, update) in enumerate(decisions.items()):
+        mo = received(message_id, operator_message_id=f"x-{n}")
+        store.put_if_absent(mo)
+        if update is not None:
+            assert store.decide(mo.model_copy(update=update))
+
+    def ids(partner: str) -> list[str]:
+        page = search.search(partner, MessageFilter(), before=None, limit=10, examined_max=100)
+        return [record.message_id for record in page.items]
+
+    assert ids("p1") == ["routed"] and ids("p2") == ["blocked"] and ids("p3") == []
+    stored = store.get("routed")  # the index keys stay out of the record
+    assert stored is not None and stored.partner_id == "p1" and stored.state is MoState.ROUTED

@@ -150,6 +150,7 @@ class MtRecord(BaseModel):
     esm_class: int = Field(default=0, ge=0, le=255)
     parts_hex: tuple[str, ...] = ()
     billed: bool = False
+    is_test: bool = Field(default=False, description="a test MO's reply: never sent, never billed")
     created_at: datetime
     handed_parts: tuple[int, ...] = Field(default=(), description="parts whose submit went out")
     billing_done: bool = False

@@ -21,11 +21,15 @@ MONEY_MODULES = [
     "logic/reconcile.py",
     "logic/ledger_setup.py",
     "logic/charging.py",
+    "domain/sms_credits.py",
+    "logic/api_send.py",
     "adapters/memory_tally.py",
     "adapters/dynamodb_tally.py",
     "adapters/memory_ledger.py",
     "adapters/dynamodb_ledger.py",
     "adapters/dynamodb_ledger_items.py",
+    "logic/admin_ledger.py",
+    "web/admin/ledger.py",
 ]
 
 

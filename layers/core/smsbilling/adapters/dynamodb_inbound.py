@@ -6,6 +6,12 @@ one conditional update (every field of the decided MO set; attributes other writ
 kept): it succeeds only while the stored message is still undecided
 (``received``, or ``accepted`` for records an earlier version claimed), so of two concurrent
 processors exactly one decides and the other learns it lost.
+
+A decision that names a partner (routed, or blacklisted by that partner) also puts the MO on
+``gsi1``, the partner's message listing: ``gsi1pk = "MOS#<partner_id>"``, ``gsi1sk =
+"<received_at, UTC ISO 8601>#<message_id>"`` (:func:`smsbilling.domain.cursors.listing_key`; the
+MT store lists a partner's final MTs the same way under ``MTS#``). MO records have no TTL, so
+neither have their index entries.
 """
 
 from __future__ import annotations
@@ -15,13 +21,15 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from smsbilling.adapters.dynamodb_entities import from_item, model_attributes
+from smsbilling.domain.cursors import listing_key
 from smsbilling.domain.inbound import MoState, StoredMo
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _META = "META"
-_STORE_ONLY = ("pk", "sk", "type")
+_STORE_ONLY = ("pk", "sk", "type", "gsi1pk", "gsi1sk")
+MO_LISTING_PREFIX = "MOS#"
 _UNDECIDED = "#s IN (:received, :accepted)"
 
 
@@ -70,6 +78,9 @@ class DynamoInboundStore:
             raise ValueError(f"decide() needs a final state, got {mo.state.value}")
         values = model_attributes(mo)
         del values["message_id"]
+        if mo.partner_id is not None:  # the partner's listing (gsi1)
+            values["gsi1pk"] = {"S": f"{MO_LISTING_PREFIX}{mo.partner_id}"}
+            values["gsi1sk"] = {"S": listing_key(mo.received_at, mo.message_id)}
         names = {f"#a{i}": name for i, name in enumerate(values)} | {"#s": "state"}
         assignments = ", ".join(f"#a{i} = :a{i}" for i in range(len(values)))
         try:

@@ -10,6 +10,12 @@ failed leg condition means a missing account, a currency mismatch or insufficien
 Hot accounts: sharded books spread over N balance items; the shard of a leg is a hash of the
 transfer id and account, so the pending and resolution writes of one transfer hit the same shard.
 The item layout is in :mod:`smsbilling.adapters.dynamodb_ledger_items`.
+
+Partner index (statements): every transfer that touches a partner's account also puts, in the
+same transaction, one item per partner ``P#<partner_id>#<shard>`` / ``<at_ms, 13 digits>#<id>``
+(``tid``), the shard a hash of the transfer id over ``partner_index_shards_count`` (which may
+only grow). Entries are never changed: a statement reads them newest first across the shards
+and then the transfer records themselves, for their current state. Cost: docs/billing.md.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from smsbilling.adapters import dynamodb_ledger_items as items
 from smsbilling.adapters.pacing import jitter_ms, sleep_ms
 from smsbilling.domain.accounts import Account, AccountSpec, Scope, parse_account
+from smsbilling.domain.cursors import Page, Window, merge_newest_first, ms_bound, ms_key
 from smsbilling.domain.ledger import (
     AccountConflict,
     AccountNotFound,
@@ -48,6 +55,7 @@ from smsbilling.domain.ledger import (
     effects_void,
     must_resolve,
 )
+from smsbilling.domain.statements import partners_of
 from smsbilling.settings import LedgerLimits
 
 if TYPE_CHECKING:
@@ -57,6 +65,9 @@ if TYPE_CHECKING:
 _ALL_OLD: Final = "ALL_OLD"
 _CCF = "ConditionalCheckFailed"
 _ITEMS_MAX = 100  # DynamoDB: items per TransactWriteItems
+_BATCH_GET_MAX = 100  # DynamoDB: keys per BatchGetItem
+INDEX_PREFIX: Final = "P#"
+_AFTER_EVERY_KEY = "~"  # sorts after every index sort key (digits and '#')
 
 
 class _Cancelled(Exception):
@@ -136,11 +147,13 @@ class DynamoDbLedgerStore:
         self._check_size(transfer.legs)
         effects = effects_create(transfer)
         try:
-            self._transact([self._record(transfer), *self._updates(transfer, effects)])
+            self._transact(
+                [self._record(transfer), *self._updates(transfer, effects), *self._index_puts(transfer)]
+            )
         except _Cancelled as exc:
             if exc.reasons[0].get("Code") == _CCF:
                 return self._repeat(transfer, exc.reasons[0].get("Item"))
-            self._raise_leg_failure(exc.reasons[1:], effects, transfer.currency)
+            self._raise_leg_failure(exc.reasons[1 : 1 + len(effects)], effects, transfer.currency)
         return PostResult(StoredTransfer.fresh(transfer), already=False)
 
     def _record(self, transfer: Transfer) -> TransactWriteItemTypeDef:
@@ -152,6 +165,15 @@ class DynamoDbLedgerStore:
                 "ReturnValuesOnConditionCheckFailure": _ALL_OLD,
             }
         }
+
+    def _index_puts(self, transfer: Transfer) -> list[TransactWriteItemTypeDef]:
+        """The partner index entries of a transfer: written with its record, never changed."""
+        shards = self._limits.partner_index_shards_count
+        shard = zlib.crc32(transfer.id.encode()) % shards
+        return [
+            {"Put": {"TableName": self._table, "Item": _index_item(partner_id, shard, transfer)}}
+            for partner_id in sorted(partners_of(transfer))
+        ]
 
     def post_many(self, transfers: Sequence[Transfer]) -> list[PostResult | LedgerError]:
         """Chunks of transfers in one transaction each, balance changes summed per account.
@@ -187,7 +209,8 @@ class DynamoDbLedgerStore:
         while len(chunk) > 1:
             batch = [transfers[index] for index in chunk]
             try:
-                self._transact([*map(self._record, batch), *self._batch_updates(batch)])
+                indexed = [put for transfer in batch for put in self._index_puts(transfer)]
+                self._transact([*map(self._record, batch), *self._batch_updates(batch), *indexed])
             except _Cancelled as exc:
                 if not self._settle_records(batch, chunk, exc.reasons, out):
                     return  # a balance condition failed: the caller posts the rest one by one
@@ -316,6 +339,72 @@ class DynamoDbLedgerStore:
         for item in self._scan(items.TRANSFER_PREFIX):
             yield items.stored_from_item(item)
 
+    def partner_transfers(
+        self,
+        partner_id: str,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        before: str | None = None,
+        limit: int,
+    ) -> Page[StoredTransfer]:
+        """Transfers touching the partner, newest first, ``since_ms <= at < until_ms``, below ``before``."""
+        low = ms_bound(since_ms) if since_ms is not None else "0"
+        until = ms_bound(until_ms) if until_ms is not None else _AFTER_EVERY_KEY
+        high = min(until, before or _AFTER_EVERY_KEY)
+        if low > high:
+            return Page((), None)
+        windows = [
+            self._index_window(f"{INDEX_PREFIX}{partner_id}#{shard}", low, high, limit)
+            for shard in range(self._limits.partner_index_shards_count)
+        ]
+        page = merge_newest_first(windows, limit)
+        found = self._transfers_by_id(list(page.items))
+        return Page(tuple(found[tid] for tid in page.items if tid in found), page.boundary)
+
+    def _index_window(self, pk: str, low: str, high: str, limit: int) -> Window[str]:
+        try:
+            answer = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+                ExpressionAttributeValues={":pk": {"S": pk}, ":low": {"S": low}, ":high": {"S": high}},
+                ProjectionExpression="sk, tid",
+                ScanIndexForward=False,
+                Limit=limit + 1,  # the boundary itself may be the first one (it is excluded)
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise LedgerUnavailable(str(exc)) from exc
+        found = tuple(
+            (item["sk"]["S"], item["tid"]["S"]) for item in answer.get("Items", []) if item["sk"]["S"] != high
+        )
+        last = answer.get("LastEvaluatedKey")
+        return Window(found, last["sk"]["S"] if last else None)
+
+    def _transfers_by_id(self, transfer_ids: list[str]) -> dict[str, StoredTransfer]:
+        found: dict[str, StoredTransfer] = {}
+        for start in range(0, len(transfer_ids), _BATCH_GET_MAX):
+            chunk = transfer_ids[start : start + _BATCH_GET_MAX]
+            keys: list[Any] = [items.transfer_key(tid) for tid in chunk]
+            for attempt in range(self._limits.conflict_retries_max + 1):
+                if attempt:  # unprocessed keys: the table is throttling, back off
+                    sleep_ms(jitter_ms(self._limits.conflict_backoff_base_ms * 2**attempt))
+                try:
+                    answer = self._client.batch_get_item(
+                        RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
+                    )
+                except (ClientError, BotoCoreError) as exc:
+                    raise LedgerUnavailable(str(exc)) from exc
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    stored = items.stored_from_item(item)
+                    found[stored.transfer.id] = stored
+                unprocessed = answer.get("UnprocessedKeys") or {}
+                keys = list(unprocessed[self._table]["Keys"]) if self._table in unprocessed else []
+                if not keys:
+                    break
+            if keys:
+                raise LedgerUnavailable("transfers not read: the table kept throttling")
+        return found
+
     # internals
 
     def _check_size(self, legs: Sequence[Leg]) -> None:
@@ -436,15 +525,27 @@ def _chunks(transfers: Sequence[Transfer], todo: list[int], size_max: int) -> It
     for indices in by_currency.values():
         chunk: list[int] = []
         accounts: set[Account] = set()
+        indexed = 0  # partner index entries: one per partner of each transfer
         for index in indices:
             legs = {leg.account for leg in transfers[index].legs}
-            if chunk and (len(chunk) >= size_max or len(chunk) + 1 + len(accounts | legs) > _ITEMS_MAX):
+            entries = len(partners_of(transfers[index]))
+            size = len(chunk) + 1 + len(accounts | legs) + indexed + entries
+            if chunk and (len(chunk) >= size_max or size > _ITEMS_MAX):
                 yield chunk
-                chunk, accounts = [], set()
+                chunk, accounts, indexed = [], set(), 0
             chunk.append(index)
             accounts |= legs
+            indexed += entries
         if chunk:
             yield chunk
+
+
+def _index_item(partner_id: str, shard: int, transfer: Transfer) -> dict[str, Any]:
+    return {
+        "pk": {"S": f"{INDEX_PREFIX}{partner_id}#{shard}"},
+        "sk": {"S": ms_key(transfer.at_ms, transfer.id)},
+        "tid": {"S": transfer.id},
+    }
 
 
 def _sum_balance(account: Account, shards: list[dict[str, Any]]) -> Balance:

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from smsbilling.domain.accounts import Account, AccountSpec
+from smsbilling.domain.cursors import Page, ms_bound, ms_key
 from smsbilling.domain.ledger import (
     AccountConflict,
     AccountNotFound,
@@ -32,6 +33,7 @@ from smsbilling.domain.ledger import (
     effects_void,
     must_resolve,
 )
+from smsbilling.domain.statements import partners_of
 from smsbilling.settings import LedgerLimits
 
 
@@ -131,6 +133,35 @@ class MemoryLedgerStore:
     def journal(self) -> Iterator[StoredTransfer]:
         with self._lock:
             return iter(list(self._transfers.values()))
+
+    def partner_transfers(
+        self,
+        partner_id: str,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        before: str | None = None,
+        limit: int,
+    ) -> Page[StoredTransfer]:
+        with self._lock:
+            listed = [
+                (ms_key(stored.transfer.at_ms, stored.transfer.id), stored)
+                for stored in self._transfers.values()
+                if partner_id in partners_of(stored.transfer)
+            ]
+        low = ms_bound(since_ms) if since_ms is not None else ""
+        high = ms_bound(until_ms) if until_ms is not None else None
+        kept = sorted(
+            (
+                (key, stored)
+                for key, stored in listed
+                if key >= low and (high is None or key < high) and (before is None or key < before)
+            ),
+            key=lambda pair: pair[0],
+            reverse=True,
+        )
+        page = kept[:limit]
+        return Page(tuple(stored for _, stored in page), page[-1][0] if len(kept) > limit else None)
 
     # internals
 

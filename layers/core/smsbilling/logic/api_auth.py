@@ -18,7 +18,7 @@ def authenticate(entities: EntityReader, presented_key: str | None) -> ApiKey:
     if key is None or key.revoked_at is not None:
         raise NotAuthenticated
     partner = entities.get(Partner, key.partner_id)
-    if partner is None or partner.status is PartnerStatus.SUSPENDED:
+    if partner is None or partner.status in (PartnerStatus.SUSPENDED, PartnerStatus.REJECTED):
         raise NotAuthenticated
     return key
 

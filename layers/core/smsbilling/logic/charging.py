@@ -12,6 +12,10 @@ processed again after a crash at any point, charges once:
    under the same id: a ``TransferConflict``).
 2. **Post** the charge (:mod:`smsbilling.domain.postings`) under the id derived from the message
    id. Posting it again returns "already posted".
+3. **Count** it in the partner's statistics (:class:`~smsbilling.logic.statistics.ChargeStatistics`,
+   when given): once per message (a marker), pending for MT-billing until :meth:`Charger.confirm_mt`
+   or :meth:`Charger.cancel_mt` settles it. After the post, so a crash before counting is
+   repaired by the retry (the post answers "already", the count happens then).
 
 Why not :meth:`BillingService.charge`: it rates and posts in one call, from a traffic snapshot
 the caller supplies, so a retry after a crash between the post and the tally update could rate
@@ -33,8 +37,11 @@ from smsbilling.domain import postings
 from smsbilling.domain.entities import PartnerService
 from smsbilling.domain.ledger import PostResult, TransferKind, transfer_id
 from smsbilling.domain.rating import PeriodTally, PeriodTraffic, RatedMessage, ServiceRef, Split, rate
+from smsbilling.domain.sms_credits import consumed_legs, reservation_id
+from smsbilling.domain.statistics import ChargeEntry
 from smsbilling.domain.tariff import PlanBook, TariffPlan
 from smsbilling.logic.billing import BillingService, Charged
+from smsbilling.logic.statistics import ChargeStatistics
 from smsbilling.ports import LedgerStore
 
 __all__ = ["Charged", "Charger", "PlanSource", "TallyStore", "period_of"]
@@ -82,10 +89,17 @@ def period_of(at_ms: int) -> str:
 
 
 class Charger:
-    def __init__(self, ledger: LedgerStore, plans: PlanSource, tally: TallyStore) -> None:
+    def __init__(
+        self,
+        ledger: LedgerStore,
+        plans: PlanSource,
+        tally: TallyStore,
+        statistics: ChargeStatistics | None = None,
+    ) -> None:
         self._ledger = ledger
         self._plans = plans
         self._tally = tally
+        self._statistics = statistics
         # Confirm and cancel do not rate: the book of plans is never consulted on that path.
         self._billing = BillingService(ledger, PlanBook(()))
 
@@ -117,11 +131,29 @@ class Charger:
             if split.price > 0:  # a free message posts nothing and does not count as billed traffic
                 split = self._tally.record(ref.partner_id, period, message_id, split)
         transfer = postings.charge(message, ref, split, mt_billing=mt_billing)
-        return Charged(split, None if transfer is None else self._ledger.post(transfer))
+        if transfer is None:
+            return Charged(split, None)
+        result = self._ledger.post(transfer)
+        if self._statistics is not None:
+            entry = ChargeEntry(
+                message_id=message_id,
+                partner_id=ref.partner_id,
+                service_id=ref.service_id,
+                short_number=short_number,
+                operator_id=operator_id,
+                at_ms=transfer.at_ms,
+                currency=split.currency,
+                income=split.partner,
+            )
+            self._statistics.booked(entry, pending=mt_billing)
+        return Charged(split, result)
 
     def confirm_mt(self, message_id: str) -> PostResult:
         """The billed MT was delivered: post its pending charge (idempotent)."""
-        return self._billing.confirm_mt(message_id)
+        result = self._billing.confirm_mt(message_id)
+        if self._statistics is not None:
+            self._statistics.settled(message_id, delivered=True)
+        return result
 
     def cancel_mt(self, message_id: str, partner_id: str) -> PostResult | None:
         """The billed MT failed: void its pending charge and take it out of the period tally.
@@ -134,4 +166,21 @@ class Charger:
             return None
         result = self._billing.cancel_mt(message_id)
         self._tally.remove(partner_id, period_of(stored.transfer.at_ms), message_id)
+        if self._statistics is not None:
+            self._statistics.settled(message_id, delivered=False)
         return result
+
+    def settle_credits(self, message_id: str, *, parts: int, accepted: int) -> PostResult | None:
+        """An MT sent from credits ended: consume the accepted parts' credits, refund the rest.
+
+        The reservation (domain/sms_credits.py) is posted for the accepted share, or voided when no
+        part was accepted. None if nothing was reserved (a free route). Idempotent: the same end
+        settles the same way again as "already".
+        """
+        stored = self._ledger.get_transfer(reservation_id(message_id))
+        if stored is None or not stored.transfer.pending:
+            return None
+        final = consumed_legs(stored.transfer, parts=parts, accepted=accepted)
+        if final is None:
+            return self._ledger.void_pending(stored.transfer.id)
+        return self._ledger.post_pending(stored.transfer.id, final)

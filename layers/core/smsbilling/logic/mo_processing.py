@@ -18,6 +18,10 @@ MoRouted / MtRequested      at-least-once: ids are the MO id and ``derived_id("m
                             and their consumers are idempotent on them
 ==========================  ==================================================================
 
+A test MO (``is_test``: the partner API's test tool, domain/handler_testing.py) is routed and
+delivered like any other, but never charged, counted in the period tally, subscribed or
+unsubscribed, and never answered with the operator's default reply.
+
 A redelivery of a decided MO changes nothing. Because the decision is written after the
 publish, a consumer of ``MoRouted`` can read the MO before it says ROUTED; it must treat an
 undecided MO as "not yet" and retry, never as an error.
@@ -224,6 +228,9 @@ class MoProcessor:
         if self._blacklisted(service.partner_id, mo.msisdn or ""):
             return _decided(mo, MoState.BLACKLISTED, f"the subscriber is blacklisted by {service.partner_id}")
         routed = _decided(mo, MoState.ROUTED)
+        if mo.is_test:  # the test tool's MO: to the handler, never charged, counted or subscribed
+            self.events.publish_mo_routed(MoRouted(message_id=mo.message_id, service_id=service.service_id))
+            return routed
         if service.subscription is not None:
             self.subscriptions(service, routed, keyword.rest, now)
             return routed
@@ -237,6 +244,8 @@ class MoProcessor:
     ) -> StoredMo:
         if not known_number:  # not ours to answer from
             return _decided(mo, MoState.UNROUTED, f"short number {mo.short_number} is not configured")
+        if mo.is_test:  # no default reply, and no bare STOP cancels real subscriptions
+            return _decided(mo, MoState.UNROUTED, f"test: no active service for {keyword.word!r}")
         stopped = self.stops(mo, keyword.word, now) if keyword.word else 0
         if stopped:  # a bare STOP: the goodbyes answer it, not the default reply
             return _decided(mo, MoState.UNROUTED, f"stop word: {stopped} subscription(s) cancelled")

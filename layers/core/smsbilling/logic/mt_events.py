@@ -23,7 +23,9 @@ succeeded (its command in the MT dead-letter queue).
 
 **Settling** a final MT, in this order, each step recorded on the MT so a redelivery finishes what
 a crash left: (1) billing, for the billed MT only: ``billing_action`` -> ``Charger.confirm_mt``
-(delivered) or ``cancel_mt`` (any other end), both idempotent on the MT id; (2) the partner: an
+(delivered) or ``cancel_mt`` (any other end), both idempotent on the MT id; for an API send
+from credits, ``settle_credits`` instead (the parts an operator accepted are consumed, the rest
+refunded: domain/sms_credits.py); (2) the partner: an
 ``OutboxItem`` RECEIPT for SMPP partners (service ``handler_kind`` smpp, or an MT submitted on a
 bind that asked for receipts), else a signed ``POST`` of the status to the service's
 ``status_url`` (docs/partner-callbacks.md). A callback that fails never holds the MT back: the
@@ -42,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
-from smsbilling.contracts import DlrReceived, NotifyMtStatus, SubmitResult
+from smsbilling.contracts import DlrReceived, MtPurpose, NotifyMtStatus, SubmitResult
 from smsbilling.domain import mt as lifecycle
 from smsbilling.domain.dlr import DlrError, DlrStatus, receipt_id_key, submit_id_key
 from smsbilling.domain.entities import Entity, HandlerKind, OperatorLink, Partner, PartnerService
@@ -60,6 +62,7 @@ from smsbilling.domain.handler_protocol import (
 from smsbilling.domain.ledger import LedgerError, PostResult, TransferNotFound
 from smsbilling.domain.outbox import OutboxItem, OutboxKind
 from smsbilling.domain.signing import SIGNATURE_HEADER, SignatureError, sign
+from smsbilling.domain.sms_credits import accepted_parts
 from smsbilling.logic.mt_sending import MtConfigurationError, MtNotFound, MtWriteConflict, ms, update_record
 from smsbilling.ports import MtOrigin, MtRecord, MtStore, NotifyOutcome, OutboxStore, WaitingReceipt
 from smsbilling.settings import MessageLimits, PartnerDeliveryLimits
@@ -86,6 +89,8 @@ class MtBilling(Protocol):
     def confirm_mt(self, message_id: str) -> PostResult: ...
 
     def cancel_mt(self, message_id: str, partner_id: str) -> PostResult | None: ...
+
+    def settle_credits(self, message_id: str, *, parts: int, accepted: int) -> PostResult | None: ...
 
 
 class CallbackClient(Protocol):
@@ -309,6 +314,8 @@ class MtEventsProcessor:
             return record
         if record.billed and not record.billing_done:
             record = self._bill(record)
+        elif record.purpose is MtPurpose.API and not record.billing_done:
+            record = self._settle_credits(record)
         if record.notified is None and attempt > record.notify_attempts:
             record = self._notify(record, attempt, now)
         return record
@@ -320,6 +327,18 @@ class MtEventsProcessor:
                 self.billing.confirm_mt(record.message_id)
         elif action is lifecycle.BillingAction.VOID_PENDING:
             self.billing.cancel_mt(record.message_id, record.partner_id or "")
+        return update_record(
+            self.store,
+            record.message_id,
+            lambda r: r.model_copy(update={"billing_done": True}),
+            retries_max=self.limits.mt_write_conflict_retries_max,
+        )
+
+    def _settle_credits(self, record: MtRecord) -> MtRecord:
+        """An API send: its reserved credits are consumed for the parts an operator accepted."""
+        self.billing.settle_credits(
+            record.message_id, parts=len(record.mt.parts), accepted=accepted_parts(record.mt)
+        )
         return update_record(
             self.store,
             record.message_id,

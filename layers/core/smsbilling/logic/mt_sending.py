@@ -25,13 +25,16 @@ repaired by the queue's next delivery:
    429 and timeouts raise :class:`OperatorUnavailable` and the record is retried. Then
    ``HandedToLink``: ``queued`` -> ``sent``.
 
+The reply to a test MO (the partner API's test tool: the MO came on ``TEST_LINK_ID``, and a reply
+asks for the MO's link) stops at step 1: it is created final as a simulated delivery
+(domain/handler_testing.py), never charged and never sent.
+
 Every write of the record is optimistic (``version``): :func:`update_record` re-reads and
 re-applies on a conflict with the MT-events processor writing the same MT.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,35 +49,29 @@ from smsbilling.contracts import (
     SubmitResult,
 )
 from smsbilling.domain import mt as lifecycle
-from smsbilling.domain.concat import split_udh, udh_short_messages
+from smsbilling.domain.concat import split_udh
 from smsbilling.domain.entities import BlacklistEntry, Entity, Operator, OperatorLink, Partner, PartnerService
 from smsbilling.domain.entities import Protocol as LinkProtocol
+from smsbilling.domain.handler_testing import TEST_LINK_ID, simulated_delivery
 from smsbilling.domain.ledger import AccountNotFound
-from smsbilling.domain.msisdn import AddressKind, MsisdnError, normalise_msisdn, parse_address
-from smsbilling.domain.tariff import TariffError
-from smsbilling.domain.text import (
-    Alphabet,
-    TextError,
-    TextErrorCode,
-    alphabet_for,
-    decode_payload,
-    decode_text,
-    plan_segments,
+from smsbilling.domain.msisdn import MsisdnError, normalise_msisdn
+from smsbilling.domain.mt_encoding import (
+    UDHI,
+    EncodedMt,
+    EncodingRefused,
+    encode_submitted,
+    encode_text,
+    operator_for,
+    source_ton_npi,
 )
+from smsbilling.domain.tariff import TariffError
+from smsbilling.domain.text import TextError, alphabet_for, decode_text
 from smsbilling.logic.charging import Charged
 from smsbilling.ports import MtOrigin, MtRecord, MtStore, OperatorClient, OperatorPart
 from smsbilling.settings import MessageLimits, OperatorMtLimits
 
-UDHI: Final = 0x40  # esm_class: the short_message starts with a user data header
-SHORT_MESSAGE_OCTETS_MAX: Final = 255  # what one OutboundSubmit carries
-BINARY_OCTETS_MAX: Final = 140  # one SMS of user data: a binary message we pass through whole
 BRIDGE_PROTOCOLS: Final = frozenset({LinkProtocol.SMPP, LinkProtocol.UCP, LinkProtocol.CIMD2})
 _SMPP_CHANNEL: Final = "smpp:"
-_SOURCE_TON_NPI: Final = {
-    AddressKind.SHORT_CODE: (3, 0),
-    AddressKind.MSISDN: (1, 1),
-    AddressKind.ALPHANUMERIC: (5, 0),
-}
 
 MtCommand = MtRequested | SendMt
 
@@ -157,80 +154,24 @@ def update_record(
     raise MtWriteConflict(f"MT {message_id}: {retries_max + 1} conflicting writes")
 
 
-# --- building the record --------------------------------------------------------------------------
+# --- building the record (the encoding itself is pure: domain/mt_encoding.py) --------------------
 
 
-@dataclass(frozen=True)
-class _Encoded:
-    parts_hex: tuple[str, ...]
-    data_coding: int
-    esm_class: int
-    text: str | None
+def _encode_text(message_id: str, text: str, limits: MessageLimits) -> EncodedMt:
+    return encode_text(
+        message_id, text, segments_max=limits.segments_max, text_chars_max=limits.text_chars_max
+    )
 
 
-class _Refused(Exception):
-    """The sender's fault: the MT is created rejected with this reason."""
-
-
-def _concat_ref(message_id: str) -> int:
-    return hashlib.sha256(message_id.encode()).digest()[0]
-
-
-def _encode_text(message_id: str, text: str, limits: MessageLimits, *, force_ucs2: bool = False) -> _Encoded:
-    try:
-        plan = plan_segments(
-            text,
-            segments_max=limits.segments_max,
-            text_chars_max=limits.text_chars_max,
-            force_ucs2=force_ucs2,
-        )
-    except TextError as error:
-        raise _Refused(f"text: {error}") from None
-    parts = udh_short_messages(plan.segments, _concat_ref(message_id))
-    return _Encoded(tuple(p.hex() for p in parts), plan.data_coding, UDHI if plan.concatenated else 0, text)
-
-
-def _encode_submitted(command: SendMt, limits: MessageLimits) -> _Encoded:
-    """A partner's short_message: its own UDH kept as sent; plain text re-cut; binary passed whole."""
-    payload = bytes.fromhex(command.short_message_hex)
-    if command.esm_class & UDHI:
-        try:
-            _, body = split_udh(payload)
-        except TextError as error:
-            raise _Refused(f"udh: {error}") from None
-        if len(payload) > SHORT_MESSAGE_OCTETS_MAX:
-            raise _Refused(
-                f"short_message of {len(payload)} octets with a UDH, at most {SHORT_MESSAGE_OCTETS_MAX}"
-            )
-        return _Encoded((payload.hex(),), command.data_coding, UDHI, _text_or_none(body, command.data_coding))
-    try:
-        text = decode_payload(payload, command.data_coding)
-    except TextError as error:
-        if error.code not in (TextErrorCode.BINARY, TextErrorCode.UNSUPPORTED_CODING):
-            raise _Refused(f"short_message: {error}") from None
-        if len(payload) > BINARY_OCTETS_MAX:
-            size = f"{len(payload)} octets of data_coding 0x{command.data_coding:02x}"
-            raise _Refused(f"{size}: at most {BINARY_OCTETS_MAX}") from None
-        return _Encoded((payload.hex(),), command.data_coding, 0, None)
-    if not text:
-        raise _Refused("empty message")
-    ucs2 = alphabet_for(command.data_coding) is Alphabet.UCS2
-    return _encode_text(command.message_id, text, limits, force_ucs2=ucs2)
-
-
-def _text_or_none(body: bytes, data_coding: int) -> str | None:
-    try:
-        return decode_payload(body, data_coding, errors="replace")
-    except TextError:
-        return None
-
-
-def _source_ton_npi(source: str) -> tuple[int, int]:
-    """TON/NPI of a sender we write: short codes network-specific, as the bridge's outbox does."""
-    try:
-        return _SOURCE_TON_NPI[parse_address(source, default_country_code=None).kind]
-    except MsisdnError:
-        return 0, 0
+def _encode_submitted(command: SendMt, limits: MessageLimits) -> EncodedMt:
+    return encode_submitted(
+        command.message_id,
+        bytes.fromhex(command.short_message_hex),
+        esm_class=command.esm_class,
+        data_coding=command.data_coding,
+        segments_max=limits.segments_max,
+        text_chars_max=limits.text_chars_max,
+    )
 
 
 def _sends_mts(link: OperatorLink | None) -> bool:
@@ -257,6 +198,8 @@ class MtSender:
     ) -> MtRecord:
         """Create, charge and send the MT of ``command`` (or carry on where an earlier try stopped)."""
         record = self.store.get(command.message_id) or self.store.create(self._build(command))
+        if record.is_test:  # a test MO's reply: recorded final, never sent (domain/handler_testing.py)
+            return record
         if record.mt.is_final:
             self._announce_refusal(record)
             return record
@@ -273,19 +216,24 @@ class MtSender:
         else:
             base, operator_id, refusal = self._submitted(command)
         wanted = command.link_id if isinstance(command, MtRequested) else None  # checked when sending
-        return self._finish_build(base, operator_id, wanted if refusal is None else None, refusal)
+        record = self._finish_build(base, operator_id, wanted if refusal is None else None, refusal)
+        if record.is_test:
+            mt = simulated_delivery(record.mt, ms(record.created_at))
+            return record.model_copy(update={"mt": mt, "link_id": None})
+        return record
 
     def _requested(self, command: MtRequested) -> tuple[MtRecord, str | None, str | None]:
         operator = self.entities.get(Operator, command.operator_id)
         if operator is None:
             raise MtConfigurationError(f"operator {command.operator_id} is not configured")
-        ton, npi = _source_ton_npi(command.source)
+        ton, npi = source_ton_npi(command.source)
+        is_test = command.link_id == TEST_LINK_ID  # a reply to a test MO (it came on the test link)
         refusal = self._blacklisted(command.destination, command.partner_id)
-        encoded = _Encoded((), 0, 0, command.text)
+        encoded = EncodedMt((), 0, 0, command.text)
         if refusal is None:
             try:
                 encoded = _encode_text(command.message_id, command.text, self.limits)
-            except _Refused as error:
+            except EncodingRefused as error:
                 refusal = str(error)
         base = self._record(
             command.message_id,
@@ -301,7 +249,8 @@ class MtSender:
             source_ton=ton,
             source_npi=npi,
             destination=command.destination,
-            billed=command.billed,
+            billed=command.billed and not is_test,
+            is_test=is_test,
         )
         return base, operator.operator_id, refusal
 
@@ -309,19 +258,19 @@ class MtSender:
         system_id = (
             command.channel.removeprefix(_SMPP_CHANNEL) if command.channel.startswith(_SMPP_CHANNEL) else None
         )
-        encoded, refusal, operator_id = _Encoded((), command.data_coding, 0, None), None, None
+        encoded, refusal, operator_id = EncodedMt((), command.data_coding, 0, None), None, None
         destination = command.destination
         try:
             destination = normalise_msisdn(command.destination, default_country_code=None)
             operator_id = self._operator_for(destination)
             if operator_id is None:
-                raise _Refused(f"no operator serves {destination}")
+                raise EncodingRefused(f"no operator serves {destination}")
             refusal = self._blacklisted(destination, command.tenant)
             if refusal is None:
                 encoded = _encode_submitted(command, self.limits)
         except MsisdnError as error:
             refusal = f"destination: {error}"
-        except _Refused as error:
+        except EncodingRefused as error:
             refusal = str(error)
         base = self._record(
             command.message_id,
@@ -340,7 +289,7 @@ class MtSender:
         return base, operator_id, refusal
 
     def _record(
-        self, message_id: str, encoded: _Encoded, *, parts: int, created_at: datetime, **fields: object
+        self, message_id: str, encoded: EncodedMt, *, parts: int, created_at: datetime, **fields: object
     ) -> MtRecord:
         mt = lifecycle.new_mt(
             message_id,
@@ -380,12 +329,7 @@ class MtSender:
 
     def _operator_for(self, msisdn: str) -> str | None:
         """The operator whose longest ``msisdn_prefixes`` entry starts the number."""
-        best: tuple[int, str] | None = None
-        for operator in self.entities.operators():
-            for prefix in operator.msisdn_prefixes:
-                if prefix and msisdn.startswith(prefix) and (best is None or len(prefix) > best[0]):
-                    best = (len(prefix), operator.operator_id)
-        return best[1] if best else None
+        return operator_for(msisdn, self.entities.operators())
 
     def _link(self, record: MtRecord) -> tuple[MtRecord, OperatorLink]:
         """The MT's link: the one it names while that one can send, else one of its operator's.

@@ -13,7 +13,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -72,3 +75,20 @@ def install_problem_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(json.JSONDecodeError)
     def _bad_json(_: json.JSONDecodeError) -> Response[str]:
         return problem(400, "malformed_json", "The request body is not valid JSON.")
+
+    # The API takes JSON only. Powertools answers other media types itself (not as a problem), and
+    # fails on a multipart body without a boundary with a bare ValueError before any route runs.
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(_: RequestUnsupportedContentType) -> Response[str]:
+        return _not_json()
+
+    @app.exception_handler(ValueError)
+    def _unparsable(error: ValueError) -> Response[str]:
+        content_type = (app.current_event.headers or {}).get("content-type", "")
+        if content_type.strip().lower().startswith("multipart/"):
+            return _not_json()
+        raise error
+
+
+def _not_json() -> Response[str]:
+    return problem(415, "unsupported_media_type", "Send the request body as application/json.")

@@ -1,0 +1,50 @@
+"""Request rate limits per API key (docs/api-conventions.md).
+
+Two fixed windows per key, aligned on UTC seconds and minutes: at most
+``api_key_requests_per_s_max`` requests in one second and ``api_key_requests_per_min_max`` in
+one minute. Every request is counted (also the refused ones, so a client that keeps hammering
+stays refused until the window ends); a request over either limit gets 429 ``rate_limited`` with
+``Retry-After`` = the seconds until the exceeded window ends. A fixed window lets a client send
+up to twice a limit across a window boundary; API Gateway's own throttling (template ``Api``)
+bounds the whole stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+from smsbilling.settings import ApiLimits
+
+
+class WindowCounts(NamedTuple):
+    second: int  # requests of the key in this second, this one included
+    minute: int  # requests of the key in this minute, this one included
+
+
+class RateCounter(Protocol):
+    """Atomic per-key counters. Implementations: adapters.memory_rate_counter,
+    .dynamodb_rate_counter; one suite: tests/contract/test_rate_counter_contract.py."""
+
+    def hit(self, key: str, at_s: int) -> WindowCounts:
+        """Count one request of ``key`` at epoch second ``at_s``, in that second and in its UTC
+        minute (``at_s - at_s % 60``); the counts after counting it. Windows expire on their own."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    allowed: bool
+    retry_after_s: int = 0  # when refused: until the exceeded window ends (>= 1)
+    window: str = ""  # when refused: "second" or "minute"
+
+
+def check_rate(counter: RateCounter, key: str, *, now: datetime, limits: ApiLimits) -> RateDecision:
+    at_s = int(now.timestamp())
+    counts = counter.hit(key, at_s)
+    if counts.minute > limits.api_key_requests_per_min_max:
+        return RateDecision(False, retry_after_s=60 - at_s % 60, window="minute")
+    if counts.second > limits.api_key_requests_per_s_max:
+        return RateDecision(False, retry_after_s=1, window="second")
+    return RateDecision(True)
