@@ -63,6 +63,7 @@ from smpp_bridge.client_adapter import (
     Write,
 )
 from smpp_bridge.pacing import AsyncPacer, BatchedWriter, WindowSlots, backoff_delay
+from smpp_bridge.session_driver import SessionDriver
 from smpp_bridge.smpp import (
     BindReceiver,
     BindTransceiver,
@@ -210,10 +211,12 @@ class LinkStats:
     deliver_resps_lost: int = 0
 
 
-class SmppClientAdapter:
+class SmppClientAdapter(SessionDriver[ClientAction]):
     """SMPP 3.4 for the client role: bind, ``submit_sm``, ``deliver_sm`` / ``data_sm`` in, unbind."""
 
     name = "smpp"
+
+    session: SmppSession
 
     def __init__(self, config: LinkConfig, mode: BindMode, limits: SessionConfig, now: float) -> None:
         self.config = config
@@ -230,18 +233,6 @@ class SmppClientAdapter:
             address_range=config.address_range,
         )
         return self.session.send_request(bind, now, _BIND)
-
-    def receive(self, data: bytes, now: float) -> list[ClientAction]:
-        return self._actions(self.session.receive_data(data, now))
-
-    def timer(self, now: float) -> list[ClientAction]:
-        return self._actions(self.session.handle_timer(now))
-
-    def close(self, reason: str) -> list[ClientAction]:
-        return self._actions(self.session.close(reason))
-
-    def next_deadline(self) -> float | None:
-        return self.session.next_deadline()
 
     @property
     def closed(self) -> bool:

@@ -61,6 +61,7 @@ from smpp_bridge.client_adapter import (
     Write,
 )
 from smpp_bridge.outbox import address_fields
+from smpp_bridge.session_driver import SessionDriver
 from smpp_bridge.smpp import DeliverSm, SubmitSm
 from smpp_bridge.smpp import constants as sc
 from smpp_bridge.smpp.tlv import MESSAGE_PAYLOAD, MESSAGE_STATE, RECEIPTED_MESSAGE_ID
@@ -176,8 +177,10 @@ def delivery_pdu(packet: Packet, raw: RawOctets = RawOctets.GSM) -> DeliverSm | 
     )  # fmt: skip
 
 
-class Cimd2ClientAdapter:
+class Cimd2ClientAdapter(SessionDriver[ClientAction]):
     name = "cimd2"
+
+    session: Cimd2Session
 
     def __init__(self, config: LinkConfig, limits: SmppLimits, now: float) -> None:
         self.config = config
@@ -188,18 +191,6 @@ class Cimd2ClientAdapter:
     def login(self, now: float) -> bytes:
         login = Login(user_identity=self.config.system_id, password=self.config.password)
         return self.session.send_request(login, now, _LOGIN)
-
-    def receive(self, data: bytes, now: float) -> list[ClientAction]:
-        return self._actions(self.session.receive_data(data, now))
-
-    def timer(self, now: float) -> list[ClientAction]:
-        return self._actions(self.session.handle_timer(now))
-
-    def close(self, reason: str) -> list[ClientAction]:
-        return self._actions(self.session.close(reason))
-
-    def next_deadline(self) -> float | None:
-        return self.session.next_deadline()
 
     @property
     def closed(self) -> bool:

@@ -35,6 +35,7 @@ from smpp_bridge.client_adapter import (
     Write,
 )
 from smpp_bridge.outbox import address_fields
+from smpp_bridge.session_driver import SessionDriver
 from smpp_bridge.smpp import DeliverSm, SubmitSm
 from smpp_bridge.smpp import constants as sc
 from smpp_bridge.smpp.tlv import MESSAGE_PAYLOAD, MESSAGE_STATE, RECEIPTED_MESSAGE_ID
@@ -185,8 +186,10 @@ def delivery_pdu(op: Operation, charset: UcpCharset = UcpCharset.GSM) -> Deliver
     )  # fmt: skip
 
 
-class UcpClientAdapter:
+class UcpClientAdapter(SessionDriver[ClientAction]):
     name = "ucp"
+
+    session: UcpSession
 
     def __init__(self, config: LinkConfig, limits: SmppLimits, now: float) -> None:
         self.config = config
@@ -204,18 +207,6 @@ class UcpClientAdapter:
             styp=uc.STYP_OPEN_SESSION, pwd=self.config.password,
         )  # fmt: skip
         return self.session.send_request(login, now, _LOGIN)
-
-    def receive(self, data: bytes, now: float) -> list[ClientAction]:
-        return self._actions(self.session.receive_data(data, now))
-
-    def timer(self, now: float) -> list[ClientAction]:
-        return self._actions(self.session.handle_timer(now))
-
-    def close(self, reason: str) -> list[ClientAction]:
-        return self._actions(self.session.close(reason))
-
-    def next_deadline(self) -> float | None:
-        return self.session.next_deadline()
 
     @property
     def closed(self) -> bool:

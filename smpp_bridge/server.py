@@ -31,6 +31,7 @@ from typing import Protocol
 from smpp_bridge.auth import Authenticator, BindRefused
 from smpp_bridge.outbox import deliver_sm_for
 from smpp_bridge.ratelimit import TokenBucket
+from smpp_bridge.session_driver import SessionDriver
 from smpp_bridge.sinks import MtSink, SinkUnavailable
 from smpp_bridge.smpp import (
     BindRequested,
@@ -252,25 +253,15 @@ class ServerContext:
 
 
 # ---------------------------------------------------------------------- SMPP
-class SmppAdapter:
+class SmppAdapter(SessionDriver[Action]):
     """SMPP 3.4 (and 5.0 binds, answered as 3.4): bind_*, submit_sm / data_sm, deliver_sm."""
 
     name = "smpp"
 
+    session: SmppSession
+
     def __init__(self, ctx: ServerContext, now: float) -> None:
         self.session = SmppSession(Role.SMSC, now, ctx.limits)
-
-    def receive(self, data: bytes, now: float) -> list[Action]:
-        return self._actions(self.session.receive_data(data, now))
-
-    def timer(self, now: float) -> list[Action]:
-        return self._actions(self.session.handle_timer(now))
-
-    def close(self, reason: str) -> list[Action]:
-        return self._actions(self.session.close(reason))
-
-    def next_deadline(self) -> float | None:
-        return self.session.next_deadline()
 
     def _actions(self, events: list[Event]) -> list[Action]:
         actions: list[Action] = []

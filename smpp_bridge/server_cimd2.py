@@ -52,6 +52,7 @@ from smpp_bridge.server import (
     Write,
     stamp_of,
 )
+from smpp_bridge.session_driver import SessionDriver
 from smsbilling.domain.dlr import DlrStatus
 from smsbilling.domain.outbox import OutboxItem, OutboxKind
 from smsbilling.domain.text import TextError, gsm7_decode, gsm7_encode
@@ -153,23 +154,13 @@ def deliver_for(item: OutboxItem, now: datetime) -> DeliverMessage | DeliverStat
     )  # fmt: skip
 
 
-class Cimd2Adapter:
+class Cimd2Adapter(SessionDriver[Action]):
     name = "cimd2"
+
+    session: Cimd2Session
 
     def __init__(self, ctx: ServerContext, now: float) -> None:
         self.session = Cimd2Session(Role.SMSC, now, cimd2_session_config(ctx.limits), checksum=True)
-
-    def receive(self, data: bytes, now: float) -> list[Action]:
-        return self._actions(self.session.receive_data(data, now))
-
-    def timer(self, now: float) -> list[Action]:
-        return self._actions(self.session.handle_timer(now))
-
-    def close(self, reason: str) -> list[Action]:
-        return self._actions(self.session.close(reason))
-
-    def next_deadline(self) -> float | None:
-        return self.session.next_deadline()
 
     def _actions(self, events: list[Event]) -> list[Action]:
         actions: list[Action] = []

@@ -28,6 +28,7 @@ from smpp_bridge.server import (
     Write,
     stamp_of,
 )
+from smpp_bridge.session_driver import SessionDriver
 from smpp_bridge.ucp import (
     Ack,
     CallInput,
@@ -152,23 +153,13 @@ def deliver_for(item: OutboxItem, now: datetime) -> DeliverShortMessage | Delive
     )  # fmt: skip
 
 
-class UcpAdapter:
+class UcpAdapter(SessionDriver[Action]):
     name = "ucp"
+
+    session: UcpSession
 
     def __init__(self, ctx: ServerContext, now: float) -> None:
         self.session = UcpSession(Role.SMSC, now, ucp_session_config(ctx.limits), login_required=True)
-
-    def receive(self, data: bytes, now: float) -> list[Action]:
-        return self._actions(self.session.receive_data(data, now))
-
-    def timer(self, now: float) -> list[Action]:
-        return self._actions(self.session.handle_timer(now))
-
-    def close(self, reason: str) -> list[Action]:
-        return self._actions(self.session.close(reason))
-
-    def next_deadline(self) -> float | None:
-        return self.session.next_deadline()
 
     def _actions(self, events: list[Event]) -> list[Action]:
         actions: list[Action] = []
