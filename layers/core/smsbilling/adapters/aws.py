@@ -30,9 +30,10 @@ def sqs() -> SQSClient:
     return boto3.client("sqs", config=_CONFIG)
 
 
-# SQS long polls hold the connection up to 20 s (WaitTimeSeconds): a shorter read timeout drops a
-# receive that may already have taken messages, which then stay invisible for their visibility timeout.
-_LONG_POLL_CONFIG = _CONFIG.merge(Config(read_timeout=30, max_pool_connections=32))
+# SQS long polls hold the connection up to 20 s (WaitTimeSeconds). A receive the client gives up on
+# may already have taken messages, which then stay invisible for their visibility timeout: the read
+# timeout leaves a slow endpoint three times the wait to answer.
+_LONG_POLL_CONFIG = _CONFIG.merge(Config(read_timeout=60, max_pool_connections=32))
 
 
 @cache
