@@ -7,6 +7,7 @@ list of events, and the session says when it next needs a tick. An adapter keeps
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
 
@@ -17,7 +18,7 @@ class Session(Protocol):
     def next_deadline(self) -> float | None: ...
 
 
-class SessionDriver[A]:
+class SessionDriver[A](ABC):
     session: Session
 
     def receive(self, data: bytes, now: float) -> list[A]:
@@ -32,5 +33,6 @@ class SessionDriver[A]:
     def next_deadline(self) -> float | None:
         return self.session.next_deadline()
 
+    @abstractmethod
     def _actions(self, events: list[Any]) -> list[A]:
-        raise NotImplementedError
+        """The protocol's events as the driver's actions."""

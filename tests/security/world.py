@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,8 +89,9 @@ class PartnerHandle:
     callback_secret: str
 
 
-class World:
-    """What both worlds share: the ports, the reference data, partners."""
+class World(ABC):
+    """What both worlds share: the ports, the reference data, partners; each world says how its
+    objects are forgotten and how its apps are called."""
 
     name: str
     entities: Any
@@ -201,14 +203,14 @@ class World:
         )
         return message_id
 
-    def forget_mo(self, message_id: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def forget_mo(self, message_id: str) -> None: ...
 
-    def forget_otp(self, otp_id: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def forget_otp(self, otp_id: str) -> None: ...
 
-    def client(self, key: str | None, app: str = "partner") -> Client:
-        raise NotImplementedError
+    @abstractmethod
+    def client(self, key: str | None, app: str = "partner") -> Client: ...
 
 
 # --- in memory ---------------------------------------------------------------------------------------

@@ -77,3 +77,18 @@ def test_rate_limit_per_api_key_on_the_partner_api(setup: Setup) -> None:
     assert wrong[0] == 401  # the route's answer: neither counted nor limited
     setup.world.clock.advance(1)
     assert call("POST", "/v1/otp", {"service_id": "otp1", "msisdn": "447700900123"})[0] == 202
+
+
+def test_the_route_reuses_the_key_the_conventions_found(setup: Setup) -> None:
+    w = setup.world
+    reads: list[str] = []
+    get = w.entities.get
+
+    def counted(kind, entity_id):  # type: ignore[no-untyped-def]
+        reads.append(kind.__name__)
+        return get(kind, entity_id)
+
+    w.entities.get = counted  # type: ignore[method-assign]
+    status, _, _ = call("POST", "/v1/otp", {"service_id": "otp1", "msisdn": "447700900123"})
+    assert status == 202
+    assert reads.count("ApiKey") == 1  # found once, for the rate limit, and reused by the route

@@ -25,7 +25,7 @@ from smsbilling.domain.entities import AdminKey
 from smsbilling.logic.admin_auth import NotAnAdmin, authenticate_admin
 from smsbilling.logic.api_auth import NotAuthenticated, api_key_from_headers
 from smsbilling.logic.mo_intake import EntityReader
-from smsbilling.web.conventions import Caller, CallerResolver
+from smsbilling.web.conventions import Caller, CallerResolver, resolved_credential
 from smsbilling.web.problems import ApiProblem, problem
 
 logger = Logger(child=True)
@@ -56,6 +56,8 @@ def admin_from_headers(entities: EntityReader, headers: Mapping[str, str]) -> Ad
 
 
 def current_admin(router: BaseRouter, entities: EntityReader) -> AdminKey:
+    if isinstance(found := resolved_credential(router), AdminKey):
+        return found
     return admin_from_headers(entities, router.current_event.headers or {})
 
 
@@ -88,6 +90,6 @@ def admin_caller(entities: Callable[[], EntityReader]) -> CallerResolver:
             key = admin_from_headers(entities(), headers)
         except ApiProblem:
             return None
-        return Caller(scope=f"admin:{key.key_id}", rate_key=f"admin:{key.key_id}")
+        return Caller(scope=f"admin:{key.key_id}", rate_key=f"admin:{key.key_id}", credential=key)
 
     return resolve

@@ -69,6 +69,7 @@ class Caller:
 
     scope: str  # idempotency keys are unique per scope: "partner:<id>", "admin:<key id>"
     rate_key: str  # the credential the rate limits count: one API key, one admin key
+    credential: object = None  # the key found (ApiKey, AdminKey): the route reuses it, no second read
 
 
 type CallerResolver = Callable[[Mapping[str, str]], Caller | None]
@@ -113,9 +114,18 @@ def partner_caller(entities: Callable[[], EntityReader] = _deployed_entities) ->
             key = authenticate(entities(), presented)
         except NotAuthenticated:
             return None
-        return Caller(scope=f"partner:{key.partner_id}", rate_key=f"key:{key.partner_id}/{key.key_id}")
+        return Caller(
+            scope=f"partner:{key.partner_id}", rate_key=f"key:{key.partner_id}/{key.key_id}", credential=key
+        )
 
     return resolve
+
+
+def resolved_credential(router: BaseRouter) -> object:
+    """The credential the conventions already found for this request (None if they did not run or
+    found none): the routes' own authentication starts from it instead of reading the keys again."""
+    caller = router.context.get(_CALLER_CONTEXT)
+    return caller.credential if isinstance(caller, Caller) else None
 
 
 def request_idempotency_key(router: BaseRouter) -> str | None:
