@@ -277,6 +277,16 @@ class AdminLimits(_Group):
     )
 
 
+class TrafficLimits(_Group):
+    """Traffic control (docs/traffic-control.md): the platform's defaults; rules live in entities."""
+
+    rules_cache_s: float = Field(default=30.0, ge=0, description="how long a processor caches the rules")
+    exempt_purposes: tuple[str, ...] = Field(
+        default=("notice", "default_reply"), description="MtPurpose values never checked"
+    )
+    held_text_chars_max: int = Field(default=480, ge=0, le=480, description="text shown to the reviewer")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SMSBILLING_", env_nested_delimiter="__", extra="ignore", frozen=True
@@ -299,6 +309,7 @@ class Settings(BaseSettings):
     handler_test: HandlerTestLimits = HandlerTestLimits()
     reports: ReportLimits = ReportLimits()
     admin: AdminLimits = AdminLimits()
+    traffic: TrafficLimits = TrafficLimits()
 
 
 @lru_cache(maxsize=1)

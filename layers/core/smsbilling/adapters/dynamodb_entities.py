@@ -110,7 +110,7 @@ _LISTED: dict[type[Entity], Callable[[Any], tuple[str, str]]] = {
 def index_keys(entity: Entity) -> tuple[str, str] | None:
     """``(gsi1pk, gsi1sk)`` of an entity found by a secondary key or listed, else None."""
     keys = _LISTED.get(type(entity))
-    return keys(entity) if keys is not None else None
+    return keys(entity) if keys is not None else entity.listing()
 
 
 def _index_keys(entity: Entity) -> dict[str, Any]:
@@ -276,6 +276,12 @@ class DynamoEntityStore:
     ) -> tuple[list[AdminAuditEntry], str | None]:
         """One UTC day's admin changes, oldest first."""
         return self._page(AdminAuditEntry, audit_pk(day), "", limit, cursor)
+
+    def page[E: Entity](
+        self, model: type[E], gsi1pk: str, prefix: str = "", *, limit: int, cursor: str | None = None
+    ) -> tuple[list[E], str | None]:
+        """A page of the entities listed under ``gsi1pk`` (:meth:`Entity.listing`), by sort key."""
+        return self._page(model, gsi1pk, prefix, limit, cursor)
 
     def _page[E: Entity](
         self,

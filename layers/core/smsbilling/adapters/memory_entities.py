@@ -102,6 +102,11 @@ class MemoryEntityStore:
     ) -> tuple[list[AdminAuditEntry], str | None]:
         return self._page(AdminAuditEntry, audit_pk(day), "", limit, cursor)
 
+    def page[E: Entity](
+        self, model: type[E], gsi1pk: str, prefix: str = "", *, limit: int, cursor: str | None = None
+    ) -> tuple[list[E], str | None]:
+        return self._page(model, gsi1pk, prefix, limit, cursor)
+
     def _page[E: Entity](
         self, model: type[E], gsi1pk: str, prefix: str, limit: int, cursor: str | None
     ) -> tuple[list[E], str | None]:

@@ -31,6 +31,10 @@ class Entity(BaseModel):
     def key(self) -> tuple[str, str]:
         return entity_key(self.type_name, self.entity_id)
 
+    def listing(self) -> tuple[str, str] | None:
+        """``(gsi1pk, gsi1sk)`` when this kind of entity is listed (the stores' ``page``), else None."""
+        return None
+
 
 def entity_key(type_name: str, entity_id: str) -> tuple[str, str]:
     return f"{type_name}#{entity_id}", "META"
