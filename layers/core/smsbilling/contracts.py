@@ -102,6 +102,7 @@ class MtRequested(Contract):
     text: str = Field(min_length=1, max_length=2000)
     billed: bool = False
     requested_at: datetime
+    repeat_ok: bool = Field(default=False, description="the partner marked a legitimate repeat (duplicates)")
 
 
 class OutboundSubmit(Contract):

@@ -157,6 +157,10 @@ class MtRecord(BaseModel):
     notify_attempts: int = Field(default=0, ge=0)
     notified: NotifyOutcome | None = None
     notify_error: str = Field(default="", max_length=200)
+    # Traffic control (domain/traffic.py): held for an admin while ``held_reason`` is set.
+    held_reason: str = Field(default="", max_length=200)
+    risk_score: int | None = Field(default=None, ge=0, le=100)
+    controls: tuple[str, ...] = ()
 
     @property
     def message_id(self) -> str:

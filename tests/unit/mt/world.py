@@ -39,6 +39,7 @@ from smsbilling.logic.ledger_setup import open_operator, open_partner, open_plat
 from smsbilling.logic.mt_events import MtEventsProcessor
 from smsbilling.logic.mt_sending import MtSender
 from smsbilling.logic.plans import EntityPlanSource, store_plan
+from smsbilling.logic.traffic_control import NO_GUARD, TrafficGuard
 from smsbilling.ports import OperatorAnswer, OperatorPart
 from smsbilling.settings import MessageLimits, OperatorMtLimits, PartnerDeliveryLimits
 
@@ -140,6 +141,7 @@ class World:
     delivery: PartnerDeliveryLimits = field(default_factory=PartnerDeliveryLimits)
     http: OperatorMtLimits = field(default_factory=OperatorMtLimits)
     links: tuple[OperatorLink, ...] = (HTTP_LINK,)
+    guard: TrafficGuard = NO_GUARD
 
     def __post_init__(self) -> None:
         for entity in (OPERATOR, PARTNER, SERVICE, *self.links):
@@ -162,6 +164,7 @@ class World:
             operators=self.operator,
             limits=self.limits,
             http=self.http,
+            guard=self.guard,
         )
 
     def processor(self) -> MtEventsProcessor:

@@ -34,6 +34,7 @@ from smsbilling.logic.mo_intake import accept_mo
 from smsbilling.logic.mo_processing import MoProcessor, claim_prefix
 from smsbilling.logic.plans import EntityPlanSource, store_plan
 from smsbilling.logic.subscriptions import on_mo, on_stop
+from smsbilling.logic.traffic_control import NO_GUARD, TrafficGuard
 from smsbilling.settings import MessageLimits
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -107,6 +108,7 @@ class World:
     reassembly: MemoryReassemblyStore = field(default_factory=MemoryReassemblyStore)
     subscription_store: MemorySubscriptionStore = field(default_factory=MemorySubscriptionStore)
     limits: MessageLimits = field(default_factory=MessageLimits)
+    guard: TrafficGuard = NO_GUARD
 
     def __post_init__(self) -> None:
         self.subscriptions = Subscriptions(self.subscription_store, self.events, self.entities)
@@ -136,6 +138,7 @@ class World:
             subscriptions=self.subscriptions,
             stops=self.subscriptions.stop,
             limits=self.limits,
+            guard=self.guard,
         )
 
     def receive(self, op_id: str = "m1", *, at: datetime = T0, **fields: object) -> MoReceived:

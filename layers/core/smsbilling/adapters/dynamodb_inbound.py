@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 _META = "META"
 _STORE_ONLY = ("pk", "sk", "type", "gsi1pk", "gsi1sk")
 MO_LISTING_PREFIX = "MOS#"
-_UNDECIDED = "#s IN (:received, :accepted)"
+_UNDECIDED = "#s IN (:received, :accepted, :held)"
 
 
 def _msg_key(message_id: str) -> dict[str, Any]:
@@ -74,8 +74,8 @@ class DynamoInboundStore:
         return mo
 
     def decide(self, mo: StoredMo) -> bool:
-        if not mo.state.is_final:
-            raise ValueError(f"decide() needs a final state, got {mo.state.value}")
+        if not mo.state.is_final and mo.state is not MoState.HELD:
+            raise ValueError(f"decide() needs a final state or held, got {mo.state.value}")
         values = model_attributes(mo)
         del values["message_id"]
         if mo.partner_id is not None:  # the partner's listing (gsi1)
@@ -91,7 +91,11 @@ class DynamoInboundStore:
                 ConditionExpression=_UNDECIDED,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={f":a{i}": value for i, value in enumerate(values.values())}
-                | {":received": {"S": MoState.RECEIVED.value}, ":accepted": {"S": MoState.ACCEPTED.value}},
+                | {
+                    ":received": {"S": MoState.RECEIVED.value},
+                    ":accepted": {"S": MoState.ACCEPTED.value},
+                    ":held": {"S": MoState.HELD.value},
+                },
             )
         except ClientError as error:
             if _is_condition_failure(error):

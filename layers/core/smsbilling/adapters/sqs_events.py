@@ -20,6 +20,7 @@ from smsbilling.contracts import (
     MtRequested,
     NotifyMtStatus,
     OutboundSubmit,
+    SendMt,
     SubmitResult,
 )
 from smsbilling.settings import QueueUrls
@@ -58,6 +59,9 @@ class SqsEventPublisher:
     def publish_mt_requested(self, command: MtRequested) -> None:
         self._send(self._queues.mt, command)
 
+    def publish_mt_send(self, command: SendMt) -> None:
+        self._send(self._queues.mt, command)
+
     def publish_mt_event(self, event: SubmitResult | DlrReceived) -> None:
         self._send(self._queues.dlr, event)
 
@@ -82,6 +86,7 @@ class MemoryEventPublisher:
         self.mo: list[MoReceived] = []
         self.delivery: list[tuple[MoRouted, int]] = []
         self.mt: list[MtRequested] = []
+        self.mt_send: list[SendMt] = []
         self.dlr: list[SubmitResult | DlrReceived] = []
         self.notify: list[tuple[NotifyMtStatus, int]] = []
         self.outbound: list[OutboundSubmit] = []
@@ -102,6 +107,10 @@ class MemoryEventPublisher:
     def publish_mt_requested(self, command: MtRequested) -> None:
         self._check()
         self.mt.append(command)
+
+    def publish_mt_send(self, command: SendMt) -> None:
+        self._check()
+        self.mt_send.append(command)
 
     def publish_mt_event(self, event: SubmitResult | DlrReceived) -> None:
         self._check()

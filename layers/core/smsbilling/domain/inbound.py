@@ -14,6 +14,7 @@ class MoState(StrEnum):
     RECEIVED = "received"  # stored and queued; nothing else has happened yet
     ACCEPTED = "accepted"  # picked up by the MO processor (kept for records written before routing)
     PART = "part"  # one part of a long message, waiting for the others (the whole goes on alone)
+    HELD = "held"  # routed, then held by traffic control for an admin (not final: released or rejected)
     ROUTED = "routed"  # a service was found; billed by its model and handed to partner delivery
     UNROUTED = "unrouted"  # no active service for the prefix: default reply, never billed
     BLACKLISTED = "blacklisted"  # the subscriber is blacklisted: dropped, never billed
@@ -21,7 +22,7 @@ class MoState(StrEnum):
 
     @property
     def is_final(self) -> bool:
-        return self not in (MoState.RECEIVED, MoState.ACCEPTED)
+        return self not in (MoState.RECEIVED, MoState.ACCEPTED, MoState.HELD)
 
 
 class InboundMo(BaseModel):
@@ -78,3 +79,6 @@ class StoredMo(BaseModel):
     currency: str | None = None
     reason: str = ""
     is_test: bool = False
+    # Traffic control (domain/traffic.py): the risk score and the findings' labels, when checked.
+    risk_score: int | None = Field(default=None, ge=0, le=100)
+    controls: tuple[str, ...] = ()

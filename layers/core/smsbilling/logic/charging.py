@@ -36,10 +36,11 @@ from typing import Protocol
 from smsbilling.domain import postings
 from smsbilling.domain.entities import PartnerService
 from smsbilling.domain.ledger import PostResult, TransferKind, transfer_id
+from smsbilling.domain.money import Money
 from smsbilling.domain.rating import PeriodTally, PeriodTraffic, RatedMessage, ServiceRef, Split, rate
 from smsbilling.domain.sms_credits import consumed_legs, reservation_id
 from smsbilling.domain.statistics import ChargeEntry
-from smsbilling.domain.tariff import PlanBook, TariffPlan
+from smsbilling.domain.tariff import PlanBook, TariffError, TariffPlan
 from smsbilling.logic.billing import BillingService, Charged
 from smsbilling.logic.statistics import ChargeStatistics
 from smsbilling.ports import LedgerStore
@@ -147,6 +148,14 @@ class Charger:
             )
             self._statistics.booked(entry, pending=mt_billing)
         return Charged(split, result)
+
+    def price(self, *, partner_id: str, operator_id: str, short_number: str, at_ms: int) -> Money | None:
+        """What the subscriber would pay for a message on ``short_number`` (None: no plan or tariff)."""
+        try:
+            tariff = self._plans.plan_for(partner_id, at_ms).number(operator_id, short_number)
+        except TariffError:
+            return None
+        return Money(tariff.price, tariff.currency)
 
     def confirm_mt(self, message_id: str) -> PostResult:
         """The billed MT was delivered: post its pending charge (idempotent)."""

@@ -33,10 +33,11 @@ class InboundStore(Protocol):
         ...
 
     def decide(self, mo: StoredMo) -> bool:
-        """Replace the stored message by ``mo`` (a final state) if it is still undecided.
+        """Replace the stored message by ``mo`` (a final state, or held) if it is still undecided.
 
         False, and nothing written, when it was decided already (or is not stored). Undecided is
-        ``received``, or ``accepted`` for records claimed by the first version of the processor.
+        ``received``, ``held`` (waiting for an admin), or ``accepted`` for records claimed by the
+        first version of the processor.
         """
         ...
 

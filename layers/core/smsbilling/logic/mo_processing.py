@@ -68,8 +68,11 @@ from smsbilling.domain.routing import (
 )
 from smsbilling.domain.tariff import TariffError
 from smsbilling.domain.text import TextError
+from smsbilling.domain.traffic import Action, Direction, HeldMessage, HeldStatus, MessageFacts
 from smsbilling.logic.charging import Charger
 from smsbilling.logic.mo_intake import InboundStore
+from smsbilling.logic.traffic_control import NO_GUARD, TrafficGuard
+from smsbilling.logic.traffic_review import held_message, is_awaiting, review_note
 from smsbilling.settings import MessageLimits
 
 RoutingTable = Mapping[str, str]
@@ -134,6 +137,8 @@ class MoProcessor:
     subscriptions: SubscriptionHandler
     stops: StopHandler
     limits: MessageLimits
+    guard: TrafficGuard = NO_GUARD
+    held_text_chars: int = 480
 
     def process(self, event: MoReceived, *, now: datetime) -> StoredMo:
         """Decide the MO of ``event`` (or return it as decided before). Idempotent."""
@@ -142,10 +147,12 @@ class MoProcessor:
             raise LookupError(f"MO {event.message_id} is queued but not stored")
         if mo.state.is_final:
             return mo
+        if mo.state is MoState.HELD and is_awaiting(self.entities.get(HeldMessage, mo.message_id)):
+            return mo  # an admin has not decided yet
         decided, set_key = self._decide(mo, now)
         if not self.store.decide(decided):
             return self.store.get(mo.message_id) or decided
-        if set_key is not None:
+        if set_key is not None and decided.state.is_final:
             self.reassembly.discard(set_key)  # housekeeping only: the TTL removes it otherwise
         return decided
 
@@ -227,6 +234,16 @@ class MoProcessor:
         )
         if self._blacklisted(service.partner_id, mo.msisdn or ""):
             return _decided(mo, MoState.BLACKLISTED, f"the subscriber is blacklisted by {service.partner_id}")
+        return self._serve(mo, service, number, keyword, now)
+
+    def _serve(
+        self, mo: StoredMo, service: PartnerService, number: ShortNumber, keyword: Keyword, now: datetime
+    ) -> StoredMo:
+        """Route ``mo`` to ``service``: traffic control, then subscribe or charge, then hand it on."""
+        if not mo.is_test:
+            mo, stopped = self._controlled(mo, service, number)
+            if stopped:
+                return mo
         routed = _decided(mo, MoState.ROUTED)
         if mo.is_test:  # the test tool's MO: to the handler, never charged, counted or subscribed
             self.events.publish_mo_routed(MoRouted(message_id=mo.message_id, service_id=service.service_id))
@@ -238,6 +255,55 @@ class MoProcessor:
             routed = self._charge(routed, service, number)
         self.events.publish_mo_routed(MoRouted(message_id=mo.message_id, service_id=service.service_id))
         return routed
+
+    def _controlled(
+        self, mo: StoredMo, service: PartnerService, number: ShortNumber
+    ) -> tuple[StoredMo, bool]:
+        """``mo`` with the traffic guard's verdict, and whether it stops here (rejected or held).
+
+        An MO an admin decided (released or rejected at review) is not checked again.
+        """
+        review = self.entities.get(HeldMessage, mo.message_id)
+        if review is not None and review.status is HeldStatus.REJECTED:
+            return _rejected(mo, review_note(review)), True
+        if review is not None and review.status is HeldStatus.RELEASED:
+            return mo, False
+        facts = self._facts(mo, service, number)
+        verdict = self.guard.check(facts)
+        mo = mo.model_copy(update={"risk_score": verdict.risk_score, "controls": verdict.labels})
+        if verdict.action is Action.REJECT:
+            return _rejected(mo, verdict.reason), True
+        if verdict.action is Action.HOLD:
+            if review is None:
+                command = MoReceived(message_id=mo.message_id, link_id=mo.link_id, received_at=mo.received_at)
+                self.entities.create(held_message(facts, verdict, command, text_chars=self.held_text_chars))
+            return _decided(mo, MoState.HELD, verdict.reason), True
+        return mo, False
+
+    def _facts(self, mo: StoredMo, service: PartnerService, number: ShortNumber) -> MessageFacts:
+        price = None
+        if number.billing_model is BillingModel.MO and service.subscription is None:
+            price = self.charger.price(
+                partner_id=service.partner_id,
+                operator_id=number.operator_id,
+                short_number=number.number,
+                at_ms=int(mo.received_at.timestamp() * 1000),
+            )
+        return MessageFacts(
+            direction=Direction.MO,
+            message_id=mo.message_id,
+            at=mo.received_at,
+            msisdn=mo.msisdn or "",
+            text=mo.full_text or "",
+            operator_id=number.operator_id,
+            partner_id=service.partner_id,
+            service_id=service.service_id,
+            short_number=number.number,
+            price=0 if price is None else price.amount,
+            currency=None if price is None else price.currency,
+            operator_message_id=mo.operator_message_id,
+            link_id=mo.link_id,
+        )
 
     def _unrouted(
         self, mo: StoredMo, operator: Operator, keyword: Keyword, now: datetime, *, known_number: bool

@@ -54,6 +54,7 @@ from smsbilling.domain.entities import BlacklistEntry, Entity, Operator, Operato
 from smsbilling.domain.entities import Protocol as LinkProtocol
 from smsbilling.domain.handler_testing import TEST_LINK_ID, simulated_delivery
 from smsbilling.domain.ledger import AccountNotFound
+from smsbilling.domain.money import Money
 from smsbilling.domain.msisdn import MsisdnError, normalise_msisdn
 from smsbilling.domain.mt_encoding import (
     UDHI,
@@ -66,7 +67,10 @@ from smsbilling.domain.mt_encoding import (
 )
 from smsbilling.domain.tariff import TariffError
 from smsbilling.domain.text import TextError, alphabet_for, decode_text
+from smsbilling.domain.traffic import Action, Direction, HeldMessage, HeldStatus, MessageFacts
 from smsbilling.logic.charging import Charged
+from smsbilling.logic.traffic_control import NO_GUARD, TrafficGuard
+from smsbilling.logic.traffic_review import held_message, review_note
 from smsbilling.ports import MtOrigin, MtRecord, MtStore, OperatorClient, OperatorPart
 from smsbilling.settings import MessageLimits, OperatorMtLimits
 
@@ -94,6 +98,10 @@ class MtNotFound(LookupError):
 
 class EntityLookup(Protocol):
     def get[E: Entity](self, model: type[E], entity_id: str) -> E | None: ...
+
+    def create(self, entity: Entity) -> None:
+        """Put only if no entity has this key; raise the store's EntityExists otherwise."""
+        ...
 
     def links_of(self, operator_id: str) -> list[OperatorLink]:
         """Every link of the operator (an index: a link written a moment ago may be missing)."""
@@ -124,6 +132,8 @@ class MtCharging(Protocol):
         at_ms: int,
         mt_billing: bool,
     ) -> Charged: ...
+
+    def price(self, *, partner_id: str, operator_id: str, short_number: str, at_ms: int) -> Money | None: ...
 
 
 def ms(at: datetime) -> int:
@@ -174,6 +184,14 @@ def _encode_submitted(command: SendMt, limits: MessageLimits) -> EncodedMt:
     )
 
 
+def _refused(record: MtRecord, reason: str) -> MtRecord:
+    """``record`` with every part refused for ``reason`` (an MT nothing of which is sent)."""
+    mt, at_ms = record.mt, ms(record.created_at)
+    for index in range(len(mt.parts)):
+        mt = lifecycle.apply(mt, lifecycle.SubmitRejected(index, reason[:180], at_ms)).mt
+    return record.model_copy(update={"mt": mt})
+
+
 def _sends_mts(link: OperatorLink | None) -> bool:
     if link is None or not link.enabled:
         return False
@@ -192,6 +210,8 @@ class MtSender:
     operators: OperatorClient
     limits: MessageLimits
     http: OperatorMtLimits
+    guard: TrafficGuard = NO_GUARD
+    held_text_chars: int = 480
 
     def process(
         self, command: MtCommand, *, now: datetime, time_left_s: Callable[[], float] | None = None
@@ -200,6 +220,10 @@ class MtSender:
         record = self.store.get(command.message_id) or self.store.create(self._build(command))
         if record.is_test:  # a test MO's reply: recorded final, never sent (domain/handler_testing.py)
             return record
+        if record.held_reason:
+            record = self._reviewed(record)
+            if record.held_reason:
+                return record  # an admin has not decided yet
         if record.mt.is_final:
             self._announce_refusal(record)
             return record
@@ -220,7 +244,76 @@ class MtSender:
         if record.is_test:
             mt = simulated_delivery(record.mt, ms(record.created_at))
             return record.model_copy(update={"mt": mt, "link_id": None})
+        if refusal is None:
+            return self._controlled(record, command)
         return record
+
+    # --- traffic control (logic/traffic_control.py) ------------------------------------------------
+
+    def _controlled(self, record: MtRecord, command: MtCommand) -> MtRecord:
+        """The new record with the traffic guard's verdict: refused, held, or as it was.
+
+        Asked once, when the record is built; a message an admin decided is not asked again.
+        """
+        review = self.entities.get(HeldMessage, record.message_id)
+        if review is not None and review.status is HeldStatus.REJECTED:
+            return _refused(record, review_note(review))
+        if review is not None:
+            held = review.reason if review.status is HeldStatus.HELD else ""
+            return record.model_copy(update={"held_reason": held})
+        facts = self._facts(record, command)
+        verdict = self.guard.check(facts)
+        record = record.model_copy(update={"risk_score": verdict.risk_score, "controls": verdict.labels})
+        if verdict.action is Action.REJECT:
+            return _refused(record, verdict.reason)
+        if verdict.action is Action.HOLD:
+            self.entities.create(held_message(facts, verdict, command, text_chars=self.held_text_chars))
+            return record.model_copy(update={"held_reason": verdict.reason or "held"})
+        return record
+
+    def _facts(self, record: MtRecord, command: MtCommand) -> MessageFacts:
+        price = None
+        if record.billed and record.partner_id and record.operator_id:
+            price = self.charger.price(
+                partner_id=record.partner_id,
+                operator_id=record.operator_id,
+                short_number=record.source,
+                at_ms=ms(record.created_at),
+            )
+        return MessageFacts(
+            direction=Direction.MT,
+            message_id=record.message_id,
+            at=record.created_at,
+            msisdn=record.destination,
+            text=record.text or "",
+            operator_id=record.operator_id,
+            partner_id=record.partner_id,
+            service_id=record.service_id,
+            short_number=record.source,
+            price=0 if price is None else price.amount,
+            currency=None if price is None else price.currency,
+            purpose=None if record.purpose is None else record.purpose.value,
+            link_id=record.link_id,
+            repeat_ok=isinstance(command, MtRequested) and command.repeat_ok,
+        )
+
+    def _reviewed(self, record: MtRecord) -> MtRecord:
+        """A held MT after its review: released (goes on), rejected (refused), or still held."""
+        review = self.entities.get(HeldMessage, record.message_id)
+        if review is None or review.status is HeldStatus.HELD:
+            return record
+
+        def decide(current: MtRecord) -> MtRecord | None:
+            if not current.held_reason:
+                return None
+            released = current.model_copy(update={"held_reason": ""})
+            if review.status is HeldStatus.RELEASED or released.mt.is_final:
+                return released
+            return _refused(released, review_note(review))
+
+        return update_record(
+            self.store, record.message_id, decide, retries_max=self.limits.mt_write_conflict_retries_max
+        )
 
     def _requested(self, command: MtRequested) -> tuple[MtRecord, str | None, str | None]:
         operator = self.entities.get(Operator, command.operator_id)
@@ -313,12 +406,7 @@ class MtSender:
         self, base: MtRecord, operator_id: str | None, link_id: str | None, refusal: str | None
     ) -> MtRecord:
         record = base.model_copy(update={"operator_id": operator_id, "link_id": link_id})
-        if refusal is None:
-            return record
-        mt, at_ms = record.mt, ms(record.created_at)
-        for index in range(len(mt.parts)):
-            mt = lifecycle.apply(mt, lifecycle.SubmitRejected(index, refusal[:180], at_ms)).mt
-        return record.model_copy(update={"mt": mt})
+        return record if refusal is None else _refused(record, refusal)
 
     def _blacklisted(self, msisdn: str, partner_id: str | None) -> str | None:
         scopes = ("*",) if partner_id is None else ("*", partner_id)
