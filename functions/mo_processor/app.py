@@ -28,6 +28,7 @@ from smsbilling.adapters.dynamodb_statistics import DynamoStatisticsStore
 from smsbilling.adapters.dynamodb_subscriptions import DynamoSubscriptionStore
 from smsbilling.adapters.dynamodb_tally import DynamoTallyStore
 from smsbilling.adapters.sqs_events import SqsEventPublisher
+from smsbilling.adapters.traffic_guard import build_guard
 from smsbilling.contracts import MoReceived
 from smsbilling.domain.entities import PartnerService
 from smsbilling.domain.inbound import StoredMo
@@ -81,6 +82,8 @@ def _mo_processor() -> MoProcessor:
         subscriptions=subscribe,
         stops=stop,
         limits=settings.messages,
+        guard=build_guard(settings, client, entities),
+        held_text_chars=settings.traffic.held_text_chars_max,
     )
 
 
@@ -95,6 +98,8 @@ def record_handler(record: SQSRecord) -> None:
             "service_id": mo.service_id,
             "charged_amount": mo.charged_amount,
             "reason": mo.reason,
+            "risk_score": mo.risk_score,
+            "controls": mo.controls,
         },
     )
 

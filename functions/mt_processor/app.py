@@ -29,6 +29,7 @@ from smsbilling.adapters.dynamodb_statistics import DynamoStatisticsStore
 from smsbilling.adapters.dynamodb_tally import DynamoTallyStore
 from smsbilling.adapters.http_operator import HttpOperatorClient
 from smsbilling.adapters.sqs_events import SqsEventPublisher
+from smsbilling.adapters.traffic_guard import build_guard
 from smsbilling.contracts import MtRequested, SendMt
 from smsbilling.logic.charging import Charger
 from smsbilling.logic.mt_sending import MtSender
@@ -70,6 +71,8 @@ def _sender() -> MtSender:
         operators=HttpOperatorClient(settings.operator_mt),
         limits=settings.messages,
         http=settings.operator_mt,
+        guard=build_guard(settings, client, entities),
+        held_text_chars=settings.traffic.held_text_chars_max,
     )
 
 
@@ -90,6 +93,9 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
             "link_id": mt.link_id,
             "billed": mt.billed,
             "reason": mt.mt.reason,
+            "held_reason": mt.held_reason,
+            "risk_score": mt.risk_score,
+            "controls": mt.controls,
         },
     )
 

@@ -15,6 +15,7 @@ from smsbilling.adapters.memory_entities import MemoryEntityStore
 from smsbilling.adapters.memory_idempotency import MemoryIdempotencyStore
 from smsbilling.adapters.memory_ledger import MemoryLedgerStore
 from smsbilling.adapters.memory_rate_counter import MemoryRateCounter
+from smsbilling.adapters.sqs_events import MemoryEventPublisher
 from smsbilling.domain.entities import (
     AdminKey,
     ApiKey,
@@ -84,6 +85,7 @@ class AdminWorld:
         self.clock = Clock()
         self.limits = limits or AdminLimits()
         self.api_limits = ApiLimits()
+        self.events = MemoryEventPublisher()  # what reviews of held messages re-queue
         self.entities.put(AdminKey(key_hash=hash_token(ADMIN_KEY), key_id="ops-1", name="Ops", created_at=T0))
         self.entities.put(
             AdminKey(
@@ -146,6 +148,7 @@ class AdminWorld:
                 limits=self.limits,
                 api=self.api_limits,
                 clock=self.clock,
+                events=self.events,
             )
         )
         admin_api.conventions.use(

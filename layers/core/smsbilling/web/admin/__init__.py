@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from smsbilling.web.admin import audit, catalog, ledger, lists, moderation, plans
+from smsbilling.web.admin import audit, catalog, held, ledger, lists, moderation, plans
 
 ROUTERS: tuple[Router, ...] = (
     catalog.router,
@@ -19,4 +19,5 @@ ROUTERS: tuple[Router, ...] = (
     lists.router,
     ledger.router,
     audit.router,
+    held.router,
 )

@@ -13,7 +13,9 @@ from functools import cache
 from smsbilling.adapters import aws
 from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
 from smsbilling.adapters.dynamodb_ledger import DynamoDbLedgerStore
+from smsbilling.adapters.sqs_events import MemoryEventPublisher, SqsEventPublisher
 from smsbilling.logic.admin_common import AdminStore
+from smsbilling.logic.traffic_review import HeldPublisher
 from smsbilling.ports import LedgerStore
 from smsbilling.settings import AdminLimits, ApiLimits, load_settings
 
@@ -29,6 +31,7 @@ class AdminDeps:
     limits: AdminLimits
     api: ApiLimits
     clock: Callable[[], datetime] = field(default=_utc_now)
+    events: HeldPublisher = field(default_factory=MemoryEventPublisher)  # re-queues reviewed messages
 
 
 _override: list[AdminDeps] = []
@@ -50,6 +53,7 @@ def _deployed() -> AdminDeps:
         ledger=DynamoDbLedgerStore(settings.tables.ledger, client, settings.ledger),
         limits=settings.admin,
         api=settings.api,
+        events=SqsEventPublisher(aws.sqs(), settings.queues),
     )
 
 
