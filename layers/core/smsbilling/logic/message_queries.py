@@ -97,7 +97,7 @@ def view_of(record: Listed) -> MessageView:
     return MessageView(
         message_id=record.message_id,
         direction=Direction.MT,
-        status=mt.state.value,
+        status="held" if record.held_reason else mt.state.value,  # held by traffic control: queued
         at=record.created_at,
         msisdn=record.destination,
         short_number=record.source,
@@ -111,7 +111,7 @@ def view_of(record: Listed) -> MessageView:
         in_reply_to=record.in_reply_to,
         parts=len(mt.parts),
         final_at=None if mt.final_at_ms is None else datetime.fromtimestamp(mt.final_at_ms / 1000, tz=UTC),
-        reason=mt.reason,
+        reason=record.held_reason or mt.reason,
     )
 
 
