@@ -84,6 +84,13 @@ def test_an_individual_plan_wins_for_its_partner_only(world: AdminWorld) -> None
         (plan(effective_to="2026-11-22T12:00:00Z"), "plan"),  # ends before it starts
         (plan(effective_from_ms=0), "effective_from_ms"),  # the stored form is not input
         (plan(numbers=[plan()["numbers"][0] | {"price": 1.5}]), "numbers.0.price"),  # no float money
+        # Past what a DynamoDB number holds (38 digits): refused here, not a 500 from the store.
+        (plan(numbers=[plan()["numbers"][0] | {"price": 10**40}]), "numbers.0.price"),
+        (
+            plan(steps=[{"threshold": 0, "commission_bps": 1}, {"threshold": 10**40, "commission_bps": 1}]),
+            "steps.1.threshold",
+        ),
+        (plan(outgoing=[{"operator_id": "op1", "route": "http", "micros": 10**40}]), "outgoing.0.micros"),
     ],
 )
 def test_bad_plans_are_refused_with_the_field_at_fault(world: AdminWorld, body: dict, field: str) -> None:

@@ -31,6 +31,11 @@ from smsbilling.domain.tariff import (
 COMMON_OWNER = "*"
 
 
+AMOUNT_MAX = 10**15
+"""The largest price, threshold or cost a plan holds: far above any real one, and well inside the 38
+digits a DynamoDB number keeps (a larger one would be refused by the store, not by validation)."""
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -38,20 +43,20 @@ class _Record(BaseModel):
 class NumberTariffRecord(_Record):
     operator_id: str = Field(min_length=1, max_length=64)
     short_number: str = Field(pattern=r"^[0-9]{3,15}$")
-    price: int = Field(ge=0, description="minor units, VAT included")
+    price: int = Field(ge=0, le=AMOUNT_MAX, description="minor units, VAT included")
     vat_bps: int = Field(ge=0, le=10_000)
     operator_share_bps: int = Field(ge=0, le=10_000)
 
 
 class StepRecord(_Record):
-    threshold: int = Field(ge=0)
+    threshold: int = Field(ge=0, le=AMOUNT_MAX)
     commission_bps: int = Field(ge=0, le=10_000)
 
 
 class OutgoingCostRecord(_Record):
     operator_id: str = Field(min_length=1, max_length=64)
     route: str = Field(min_length=1, max_length=64)
-    micros: int = Field(ge=0, description="cost of one outgoing part, micro-units")
+    micros: int = Field(ge=0, le=AMOUNT_MAX, description="cost of one outgoing part, micro-units")
 
 
 class TariffPlanRecord(Entity):
