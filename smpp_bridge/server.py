@@ -3,9 +3,10 @@
 One protocol-independent :class:`Connection` does what every link protocol shares: it pumps bytes
 through a sans-I/O session, arms the one timer the session asks for, authenticates logins
 (:class:`Authenticator`: allow-list before password, one answer for every refusal, lockout, binds
-per account), applies the per-bind rate and window, turns accepted submits into ``SendMt``
-commands answered only after the sink has stored them, and delivers the partner's outbox (MOs,
-receipts) while it is bound, acknowledging or releasing each item on the peer's answer.
+per account), applies the per-bind window and rate and the account's rate over all its binds,
+turns accepted submits into ``SendMt`` commands answered only after the sink has stored them, and
+delivers the partner's outbox (MOs, receipts) while it is bound, acknowledging or releasing each
+item on the peer's answer.
 
 What differs per protocol is a small :class:`ServerAdapter`: it owns the session, translates its
 events into the :data:`Action` vocabulary below and builds the protocol's answers. SMPP's is
@@ -246,6 +247,15 @@ class ServerContext:
     connections: set[Connection] = field(default_factory=set)
     outbox_wakers: dict[str, set[asyncio.Event]] = field(default_factory=dict)
     scts: SctsClock = field(default_factory=SctsClock)
+    account_buckets: dict[str, TokenBucket] = field(default_factory=dict)
+
+    def account_bucket(self, system_id: str) -> TokenBucket:
+        """The rate of one account over all its binds in this process (``account_submit_rate_per_s``)."""
+        bucket = self.account_buckets.get(system_id)
+        if bucket is None:
+            rate = self.limits.account_submit_rate_per_s
+            bucket = self.account_buckets[system_id] = TokenBucket(rate, max(1.0, rate), self.clock())
+        return bucket
 
     def wake_outbox(self, system_id: str) -> None:
         for waker in self.outbox_wakers.get(system_id, ()):
@@ -524,8 +534,13 @@ class Connection:
         if self.account is None or self.account.owner_kind != "partner":
             self._respond(self.adapter.refuse_submit, submission, SubmitRefusal.NOT_ALLOWED)
             return
-        window_max = self.ctx.limits.window_outstanding_max
-        if not self.bucket.take(self.ctx.clock()) or len(self.in_flight) >= window_max:
+        # The window first (a full one spends no token), then the bind's rate, then the account's.
+        now = self.ctx.clock()
+        if (
+            len(self.in_flight) >= self.ctx.limits.window_outstanding_max
+            or not self.bucket.take(now)
+            or not self.ctx.account_bucket(self.account.system_id).take(now)
+        ):
             self.ctx.stats.submits_throttled += 1
             self._respond(self.adapter.refuse_submit, submission, SubmitRefusal.THROTTLED)
             return

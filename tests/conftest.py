@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from infra.localcloud import LocalCloud
+from tests.integration.traffic import STACK_RULES_CACHE_S
 
 
 class Stack:
@@ -26,7 +27,12 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    cloud = LocalCloud(name=f"it-{uuid.uuid4().hex[:8]}", workdir=tmp_path_factory.mktemp("localcloud"))
+    cloud = LocalCloud(
+        name=f"it-{uuid.uuid4().hex[:8]}",
+        workdir=tmp_path_factory.mktemp("localcloud"),
+        # Traffic-control rules reach warm processors this soon (tests change rules, then wait it out).
+        parameter_overrides={"TrafficRulesCacheSeconds": str(STACK_RULES_CACHE_S)},
+    )
     cloud.start()
     try:
         cloud.deploy()

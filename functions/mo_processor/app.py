@@ -32,6 +32,7 @@ from smsbilling.adapters.traffic_guard import build_guard
 from smsbilling.contracts import MoReceived
 from smsbilling.domain.entities import PartnerService
 from smsbilling.domain.inbound import StoredMo
+from smsbilling.logic.blacklists import StopList
 from smsbilling.logic.charging import Charger
 from smsbilling.logic.mo_processing import MoProcessor
 from smsbilling.logic.plans import EntityPlanSource
@@ -55,12 +56,24 @@ def _mo_processor() -> MoProcessor:
         client, tables.entities, shards=settings.subscriptions.due_shards_count
     )
 
+    stops = StopList(entities)  # a stop word also puts the subscriber on the partner's blacklist
+
     def subscribe(service: PartnerService, mo: StoredMo, keyword_rest: str, now: datetime) -> None:
-        on_mo(service, mo=mo, keyword_rest=keyword_rest, now=now, store=subscriptions, events=events)
+        on_mo(
+            service,
+            mo=mo,
+            keyword_rest=keyword_rest,
+            now=now,
+            store=subscriptions,
+            events=events,
+            opt_outs=stops,
+        )
 
     def stop(mo: StoredMo, word: str, now: datetime) -> int:
         services = partial(entities.get, PartnerService)
-        return on_stop(mo, word=word, now=now, store=subscriptions, events=events, services=services)
+        return on_stop(
+            mo, word=word, now=now, store=subscriptions, events=events, services=services, opt_outs=stops
+        )
 
     charger = Charger(
         DynamoDbLedgerStore(tables.ledger, client, settings.ledger),
@@ -82,7 +95,7 @@ def _mo_processor() -> MoProcessor:
         subscriptions=subscribe,
         stops=stop,
         limits=settings.messages,
-        guard=build_guard(settings, client, entities),
+        guard=build_guard(settings, client, entities, metrics),
         held_text_chars=settings.traffic.held_text_chars_max,
     )
 
@@ -106,6 +119,7 @@ def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

@@ -71,7 +71,7 @@ def _sender() -> MtSender:
         operators=HttpOperatorClient(settings.operator_mt),
         limits=settings.messages,
         http=settings.operator_mt,
-        guard=build_guard(settings, client, entities),
+        guard=build_guard(settings, client, entities, metrics),
         held_text_chars=settings.traffic.held_text_chars_max,
     )
 
@@ -102,6 +102,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

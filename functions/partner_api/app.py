@@ -14,6 +14,7 @@ from smsbilling.adapters import aws
 from smsbilling.settings import load_settings
 from smsbilling.web import (
     balance,
+    blacklist,
     keys,
     messages,
     otp,
@@ -56,6 +57,7 @@ app.include_router(prefixes.router)
 app.include_router(messages.router)  # list, search, one message (docs/partner-api.md)
 app.include_router(statistics.router)
 app.include_router(balance.router)  # balance and statements
+app.include_router(blacklist.router)  # the partner's own subscriber blacklist (CSV imports too)
 
 
 @app.get("/health", summary="Service health", tags=["operations"])

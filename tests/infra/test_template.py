@@ -173,6 +173,42 @@ def test_api_is_throttled(template: dict[str, Any]) -> None:
     assert default(template, settings["ThrottlingBurstLimit"]) > 0
 
 
+def test_sensitive_routes_and_the_admin_api_have_lower_throttles_on_resources_of_their_own(
+    template: dict[str, Any],
+) -> None:
+    """Each method setting names a route the template declares ('/' encoded as '~1'), under the stage's."""
+    settings = template["Resources"]["Api"]["Properties"]["MethodSettings"]
+    stage = settings[0]
+    assert (stage["ResourcePath"], stage["HttpMethod"]) == ("/*", "*")
+    routes = {
+        (e["Properties"]["Path"], e["Properties"]["Method"].upper())
+        for fn in resources(template, "AWS::Serverless::Function").values()
+        for e in fn["Properties"].get("Events", {}).values()
+        if e["Type"] == "Api"
+    }
+    limited = {}
+    for item in settings[1:]:
+        route = (item["ResourcePath"][1:].replace("~1", "/"), item["HttpMethod"])
+        assert route in routes, route
+        rate, burst = (default(template, item[k]) for k in ("ThrottlingRateLimit", "ThrottlingBurstLimit"))
+        assert 0 < rate < default(template, stage["ThrottlingRateLimit"]) and burst > 0, route
+        limited[route] = rate
+    sensitive = {("/v1/partners", "POST"), ("/v1/partners/{proxy+}", "POST"), ("/v1/otp", "POST")}
+    sensitive |= {("/v1/otp/{proxy+}", "POST")} | {("/admin/{proxy+}", m) for m in ("GET", "POST", "DELETE")}
+    assert sensitive <= set(limited)
+    assert limited[("/v1/partners", "POST")] <= 10  # registrations are few: a flood is an attack
+
+
+def test_the_usage_plan_covers_the_api_stage_with_a_rate_and_a_daily_quota(template: dict[str, Any]) -> None:
+    (plan,) = resources(template, "AWS::ApiGateway::UsagePlan").values()
+    props = plan["Properties"]
+    assert props["ApiStages"] == [{"ApiId": {"Ref": "Api"}, "Stage": {"Ref": "Api.Stage"}}]
+    rate, burst = (default(template, props["Throttle"][k]) for k in ("RateLimit", "BurstLimit"))
+    assert 0 < rate <= burst
+    assert props["Quota"]["Period"] == "DAY" and default(template, props["Quota"]["Limit"]) > 0
+    assert "Condition" not in plan  # deployed locally too (the local cloud provisions usage plans)
+
+
 def test_bridge_is_declared_behind_a_condition_with_a_dockerfile(template: dict[str, Any]) -> None:
     bridge = {n: r for n, r in template["Resources"].items() if n.startswith("Bridge")}
     kinds = {r["Type"] for r in bridge.values()}
@@ -192,3 +228,41 @@ def test_schedules_exist(template: dict[str, Any]) -> None:
         if any(e["Type"] == "Schedule" for e in fn["Properties"].get("Events", {}).values())
     ]
     assert scheduled, "no scheduled function"
+
+
+def test_traffic_alarms_watch_metrics_the_processors_emit(template: dict[str, Any]) -> None:
+    """Alarms in the smsbilling namespace name metrics traffic_metrics emits, with exactly its dimensions."""
+    from smsbilling.adapters.traffic_metrics import METRIC_NAMES
+
+    service = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+    traffic = {
+        name: alarm["Properties"]
+        for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"].get("Namespace") == "smsbilling"
+        and alarm["Properties"]["MetricName"] in METRIC_NAMES
+    }
+    assert {a["MetricName"] for a in traffic.values()} >= {"TrafficHeld", "TrafficRejected", "AlertsRaised"}
+    for name, alarm in traffic.items():
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": service}], name
+        assert alarm["Statistic"] == "Sum" and alarm["TreatMissingData"] == "notBreaching", name
+
+
+def test_staff_alerts_reach_the_alarm_topic(template: dict[str, Any]) -> None:
+    """The processors publish new alerts to the topic (and only it); CloudWatch can use the topic's key."""
+    topic = template["Resources"]["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}  # alarms cannot use alias/aws/sns
+    key_policy = template["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(
+        s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        and {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(s["Action"])
+        for s in key_policy
+    )
+    assert template["Resources"]["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
+    for name in ("MoProcessorFunction", "MtProcessorFunction"):
+        fn = template["Resources"][name]
+        env = fn["Properties"]["Environment"]["Variables"]
+        assert env["SMSBILLING_TRAFFIC__ALERT_TOPIC_ARN"] == {"Ref": "AlarmTopic"}, name
+        statements = _policy_statements(fn)
+        publish = [s for s in statements if "sns:Publish" in s["Action"]]
+        assert [s["Resource"] for s in publish] == [{"Ref": "AlarmTopic"}], name
+        assert any(s["Resource"] == {"Fn::GetAtt": ["AlarmTopicKey", "Arn"]} for s in statements), name

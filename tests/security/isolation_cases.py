@@ -200,6 +200,33 @@ def _message_control(ctx: Ctx, ids: Ids) -> None:
     assert body is not None and body["message_id"] == ids["message_id"], f"A cannot read its own MO: {body}"
 
 
+# --- /v1/blacklist/{msisdn} ------------------------------------------------------------------------------
+
+
+def _random_msisdn() -> str:
+    return f"4477009{uuid.uuid4().int % 100_000:05d}"
+
+
+def _blacklist_create(ctx: Ctx) -> Ids:
+    entry = {"msisdn": f"+{_random_msisdn()}", "reason": "the owner's entry"}
+    return {"msisdn": _created(ctx.as_a.post("/v1/blacklist", entry), 201)["msisdn"]}
+
+
+def _blacklist_read(ctx: Ctx, ids: Ids) -> Any:
+    answer = ctx.as_a.get(f"/v1/blacklist/{ids['msisdn']}")
+    assert answer.status in (200, 404), answer
+    return answer.body if answer.status == 200 else None
+
+
+def _blacklist_delete(ctx: Ctx, ids: Ids) -> None:
+    _created(ctx.as_a.call("DELETE", f"/v1/blacklist/{ids['msisdn']}"), 200)
+
+
+def _blacklist_control_read(ctx: Ctx, ids: Ids) -> None:
+    body = _blacklist_read(ctx, ids)
+    assert body is not None and body["reason"] == "the owner's entry", f"A's entry changed: {body}"
+
+
 CASES: dict[str, IsolationCase] = {
     "DELETE /v1/keys/{key_id}": IsolationCase(
         create=_key_create,
@@ -259,6 +286,22 @@ CASES: dict[str, IsolationCase] = {
         observe=_otp_observe,
         delete=lambda ctx, ids: ctx.world.forget_otp(ids["otp_id"]),  # as its TTL removes it
         control=_otp_control,
+    ),
+    "GET /v1/blacklist/{msisdn}": IsolationCase(
+        create=_blacklist_create,
+        body=lambda ctx, ids: None,
+        observe=_blacklist_read,
+        delete=_blacklist_delete,
+        control=_blacklist_control_read,
+        random_ids=lambda ids: {"msisdn": _random_msisdn()},
+    ),
+    "DELETE /v1/blacklist/{msisdn}": IsolationCase(
+        create=_blacklist_create,
+        body=lambda ctx, ids: None,
+        observe=_blacklist_read,
+        delete=_blacklist_delete,
+        control=_blacklist_delete,  # the owner can
+        random_ids=lambda ids: {"msisdn": _random_msisdn()},
     ),
     "POST /v1/messages/{message_id}/reply": IsolationCase(
         create=lambda ctx: {"message_id": ctx.world.routed_mo(ctx.a, ctx.service(ctx.a))},

@@ -61,6 +61,7 @@ from smsbilling.settings import (
     PartnerDeliveryLimits,
     ReportLimits,
     SmsSendLimits,
+    TrafficLimits,
 )
 from tests.security import routes
 from tests.security.api import Client, InProcess, OverHttp
@@ -439,6 +440,14 @@ def _wire_statistics(world: MemoryWorld, module: Any) -> None:
     )
 
 
+def _wire_blacklist(world: MemoryWorld, module: Any) -> None:
+    module.use(
+        module.BlacklistDeps(
+            entities=world.entities, traffic=TrafficLimits(), api=ApiLimits(), clock=world.clock
+        )
+    )
+
+
 def _wire_admin(world: MemoryWorld, module: Any) -> None:
     module.use(
         module.AdminDeps(
@@ -469,6 +478,7 @@ WIRINGS: dict[str, Callable[[MemoryWorld, Any], None]] = {
     "smsbilling.web.balance": _wire_balance,
     "smsbilling.web.statistics": _wire_statistics,
     "smsbilling.web.admin.deps": _wire_admin,
+    "smsbilling.web.blacklist": _wire_blacklist,
 }
 
 # The admin app's caller resolver over the in-memory world (its rate limits and Idempotency-Key).

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,6 +55,9 @@ class ApiLimits(_Group):
     )
     api_key_requests_per_s_max: int = Field(default=50, ge=1, description="per API key, fixed UTC second")
     api_key_requests_per_min_max: int = Field(default=1200, ge=1, description="per API key, fixed UTC minute")
+    # Per partner, over all its API keys (docs/traffic/rate-limits-and-countries.md).
+    partner_requests_per_s_max: int = Field(default=100, ge=1, description="per partner, fixed UTC second")
+    partner_requests_per_min_max: int = Field(default=3000, ge=1, description="per partner, fixed UTC minute")
 
 
 class MessageLimits(_Group):
@@ -121,7 +124,8 @@ class SmppLimits(_Group):
     binds_per_account_max: int = Field(default=4, gt=0)
     bind_failures_before_lockout_max: int = Field(default=5, gt=0)
     lockout_s: float = Field(default=300.0, gt=0)
-    submit_rate_per_s: float = Field(default=100.0, gt=0)
+    submit_rate_per_s: float = Field(default=100.0, gt=0)  # per bind (server role)
+    account_submit_rate_per_s: float = Field(default=200.0, gt=0, description="all binds of one account")
     # Client role (binds out to operator SMSCs); window and granted TPS come from the OperatorLink.
     connect_timeout_s: float = Field(default=10.0, gt=0)
     reconnect_backoff_base_s: float = Field(default=1.0, gt=0)  # full jitter: U(0, min(max, base * 2**n))
@@ -213,6 +217,10 @@ class SmsSendLimits(_Group):
     credit_slots_count: int = Field(
         default=4, ge=1, le=64, description="credit blocks the API reserves from (capped by the ledger's)"
     )
+    # Messages one partner may send through the API (docs/traffic/rate-limits-and-countries.md); the
+    # admin may set other values per partner (PartnerSendLimits).
+    partner_messages_per_s_max: int = Field(default=200, ge=1, description="per partner, fixed UTC second")
+    partner_messages_per_min_max: int = Field(default=6000, ge=1, description="per partner, fixed UTC minute")
 
 
 class HandlerTestLimits(_Group):
@@ -275,6 +283,39 @@ class AdminLimits(_Group):
     plan_start_skew_s: int = Field(
         default=300, ge=0, le=3600, description="a tariff plan may start or end this far in the past, no more"
     )
+    fraud_limits_max: int = Field(
+        default=50, ge=1, le=90, description="fraud limits at most (one count: at most 99 counters)"
+    )
+
+
+class RiskLimits(_Group):
+    """The online risk score's levels (domain/risk.py, docs/traffic/risk-score.md); the admin sets
+    weights and thresholds (RiskPolicy). A signal gives no points at or below ``*_normal`` and its
+    full weight at ``*_high`` (linear between)."""
+
+    range_suffix_digits: int = Field(
+        default=2, ge=1, le=6, description="a number range is the MSISDN without its last N digits"
+    )
+    new_partner_days: int = Field(default=30, ge=1, le=365, description="a partner younger than this is new")
+    subscriber_per_minute_normal: int = Field(default=3, ge=0)
+    subscriber_per_minute_high: int = Field(default=10, ge=1)
+    subscriber_per_hour_normal: int = Field(default=10, ge=0)
+    subscriber_per_hour_high: int = Field(default=40, ge=1)
+    range_per_minute_normal: int = Field(default=5, ge=0)
+    range_per_minute_high: int = Field(default=20, ge=1)
+    range_per_hour_normal: int = Field(default=20, ge=0)
+    range_per_hour_high: int = Field(default=80, ge=1)
+    mix_today_min: int = Field(default=50, ge=1, description="partner messages today before the mix counts")
+    mix_baseline_min: int = Field(default=200, ge=1, description="earlier this month: the normal mix")
+    mix_excess_normal_pct: int = Field(default=20, ge=0, le=100, description="share points above the normal")
+    mix_excess_high_pct: int = Field(default=50, ge=1, le=100)
+    otp_sent_min: int = Field(default=20, ge=1, description="partner OTP codes today before it counts")
+    otp_verified_normal_pct: int = Field(default=50, ge=0, le=100, description="no points at or above")
+    otp_verified_low_pct: int = Field(default=10, ge=0, le=100, description="full weight at or below")
+    partner_counter_shards: int = Field(default=8, ge=1, le=64, description="per-partner counters: hot items")
+    counters_keep_after_window_s: int = Field(
+        default=2 * 86_400, ge=3600, description="last month's counters are the mix baseline on the 1st"
+    )
 
 
 class TrafficLimits(_Group):
@@ -285,6 +326,69 @@ class TrafficLimits(_Group):
         default=("notice", "default_reply"), description="MtPurpose values never checked"
     )
     held_text_chars_max: int = Field(default=480, ge=0, le=480, description="text shown to the reviewer")
+    # Subscriber blacklists (logic/blacklists.py, docs/traffic/blacklists.md): one write per row, inside
+    # API Gateway's 29 s; larger lists are imported in several files.
+    blacklist_import_rows_max: int = Field(default=1000, ge=1, le=5000, description="rows of one CSV import")
+    # Fraud limits and the MO flood limit (logic/fraud_limits.py, docs/traffic/fraud-limits.md).
+    counter_hot_shards: int = Field(
+        default=64, ge=1, le=256, description="items a platform/operator/short-number counter spreads over"
+    )
+    number_range_suffix_digits: int = Field(
+        default=2, ge=1, le=6, description="number_range without a value: numbers alike but these digits"
+    )
+    mo_per_subscriber_per_minute_max: int = Field(default=20, ge=0, description="MO flood limit; 0: off")
+    mo_per_subscriber_per_hour_max: int = Field(default=200, ge=0, description="MO flood limit; 0: off")
+    mo_flood_action: Literal["alert", "hold", "reject"] = Field(default="reject")
+    # Duplicates (logic/duplicates.py, docs/traffic/duplicates.md): the same content again within the window.
+    duplicate_window_s: int = Field(
+        default=300, ge=0, le=7 * 86_400, description="same sender, recipient and text within this; 0: off"
+    )
+    duplicate_action: Literal["alert", "hold", "reject"] = Field(default="reject")
+    duplicate_mt_purposes: tuple[str, ...] = Field(
+        default=("api",), description="MtPurpose values checked for duplicates (every routed MO is)"
+    )
+    # Anti-spam on MT texts (logic/spam.py, docs/traffic/anti-spam.md).
+    spam_pattern_chars_max: int = Field(default=200, ge=16, le=1000, description="one rule's pattern")
+    spam_regex_states_max: int = Field(
+        default=2000, ge=100, le=20_000, description="a regex rule's program, repeats unrolled"
+    )
+    spam_text_chars_max: int = Field(default=2000, ge=160, description="of a text read for spam")
+    spam_rules_max: int = Field(default=1000, ge=1, le=10_000, description="rules read per scope")
+    # Alert records and staff notifications (adapters/dynamodb_alerts.py, docs/traffic/monitoring.md).
+    alert_topic_arn: str = Field(
+        default="",
+        max_length=256,
+        pattern=r"^(arn:[^:\s]+:sns:[^:\s]+:[0-9]*:[^:\s]+)?$",
+        description="SNS topic new alerts are published to; empty: recorded and logged only",
+    )
+    risk: RiskLimits = RiskLimits()  # the online risk score (domain/risk.py)
+    # HLR lookup before an MT is sent (logic/hlr.py, docs/traffic/hlr.md); per-partner switch hlr_check.
+    hlr_url: str = Field(
+        default="",
+        max_length=500,
+        pattern=r"^(https?://\S+)?$",
+        description="HTTP HLR API: with '{msisdn}' a GET, else a JSON POST; empty: simulated (local) or off",
+    )
+    hlr_token: SecretStr = Field(default=SecretStr(""), description="sent as 'Bearer <token>'; never logged")
+    hlr_timeout_s: float = Field(default=3.0, gt=0, le=10, description="one lookup, in total")
+    hlr_response_bytes_max: int = Field(default=16 * 1024, ge=1024, le=256 * 1024)
+    hlr_reachable_cache_s: int = Field(default=24 * 3600, ge=0, description="keep a 'reachable' answer")
+    hlr_unreachable_cache_s: int = Field(default=6 * 3600, ge=0, description="keep an 'unreachable' answer")
+    hlr_unknown_cache_s: int = Field(default=300, ge=0, description="keep an 'absent subscriber' answer")
+    hlr_absent_is_unreachable: bool = Field(
+        default=False, description="reject for a switched-off handset too (the SMSC would keep the SMS)"
+    )
+    hlr_skip_purposes: tuple[str, ...] = Field(
+        default=("reply", "default_reply", "notice"), description="MtPurpose values never looked up"
+    )
+    hlr_failures_in_row_max: int = Field(
+        default=5, ge=1, description="provider failures in a row: alert, and pause lookups"
+    )
+    hlr_pause_s: float = Field(default=30.0, ge=0, description="no lookups this long after those failures")
+    hlr_simulated_unreachable_prefixes: tuple[str, ...] = Field(default=(), description="simulated provider")
+    hlr_simulated_unreachable_suffixes: tuple[str, ...] = Field(default=("0404",), description="simulated")
+    hlr_simulated_absent_suffixes: tuple[str, ...] = Field(default=("0410",), description="simulated")
+    hlr_simulated_failing_suffixes: tuple[str, ...] = Field(default=("0503",), description="simulated")
 
 
 class Settings(BaseSettings):

@@ -22,6 +22,7 @@ from smsbilling.domain.traffic import (
     HeldMessage,
     HeldStatus,
     MessageFacts,
+    Verdict,
 )
 from smsbilling.logic.admin_common import AdminCall, Conflict
 from smsbilling.logic.traffic_control import ControlResult, TrafficGuard
@@ -70,11 +71,15 @@ def test_guard_runs_controls_in_order_stops_at_the_first_reject_and_alerts_every
     third = Scripted(Action.HOLD, name=ControlName.HLR)
     facts = MessageFacts(direction=Direction.MT, message_id="m1", at=mo_world.T0, msisdn="447700900123")
 
-    verdict = guard(first, second, third, alerts=alerts).check(facts)
+    observed: list[tuple[MessageFacts, Verdict]] = []
+    checking = guard(first, second, third, alerts=alerts)
+    checking = TrafficGuard(checking.controls, alerts, observe=lambda f, v: observed.append((f, v)))
+    verdict = checking.check(facts)
 
     assert verdict.action is Action.REJECT and verdict.reason == "spam: scripted reject"
     assert verdict.labels == ("duplicate:r1:alert", "spam:r1:reject")
     assert third.seen == []  # never asked after a reject (the HLR lookup is paid)
+    assert observed == [(facts, verdict)]  # what the deployed guard counts as metrics
     assert [event.finding.control for event in alerts.raised] == [ControlName.DUPLICATE, ControlName.SPAM]
     hour = alerts.raised[0].key.rsplit("#", 1)[1]
     assert int(hour) % 3600 == 0  # one alert record per rule and hour

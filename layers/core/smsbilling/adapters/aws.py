@@ -7,7 +7,7 @@ so the same code runs against AWS, the local cloud and DynamoDB Local.
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import boto3
 from botocore.config import Config
@@ -45,3 +45,18 @@ def sqs_long_poll() -> SQSClient:
 @cache
 def s3() -> S3Client:
     return boto3.client("s3", config=_CONFIG)
+
+
+class SnsClient(Protocol):
+    """The one call used of ``boto3.client("sns")`` (no sns stubs in the project's pins)."""
+
+    def publish(self, **kwargs: Any) -> Any: ...
+
+
+# Staff notifications go out from the message processors: a slow SNS must not hold a batch long.
+_SNS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=3)
+
+
+@cache
+def sns() -> SnsClient:
+    return cast(SnsClient, boto3.client("sns", config=_SNS_CONFIG))

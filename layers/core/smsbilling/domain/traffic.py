@@ -25,7 +25,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import ClassVar, Final
+from typing import ClassVar, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -232,6 +232,31 @@ class PartnerTrafficSettings(Entity):
     updated_at: datetime | None = None
 
 
+_ActionName = Literal["alert", "hold", "reject"]
+
+
+class TrafficOverrides(BaseModel):
+    """What an admin may set; a field left out (None) keeps the settings' value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mo_per_subscriber_per_minute_max: int | None = Field(default=None, ge=0, le=1_000_000)
+    mo_per_subscriber_per_hour_max: int | None = Field(default=None, ge=0, le=1_000_000)
+    mo_flood_action: _ActionName | None = None
+    duplicate_window_s: int | None = Field(default=None, ge=0, le=7 * 86_400)
+    duplicate_action: _ActionName | None = None
+    duplicate_mt_purposes: tuple[str, ...] | None = Field(default=None, max_length=10)
+
+
+class TrafficDefaults(Entity):
+    """The admin's overrides of the traffic settings (one item, id ``default``)."""
+
+    type_name: ClassVar[str] = "TRAFFICDEFAULTS"
+    id_fields: ClassVar[tuple[str, ...]] = ("defaults_id",)
+    defaults_id: Literal["default"] = "default"
+    overrides: TrafficOverrides = TrafficOverrides()
+
+
 __all__ = [
     "Action",
     "AlertEvent",
@@ -242,6 +267,8 @@ __all__ = [
     "HeldStatus",
     "MessageFacts",
     "PartnerTrafficSettings",
+    "TrafficDefaults",
+    "TrafficOverrides",
     "Verdict",
     "Window",
     "window_end",

@@ -59,6 +59,8 @@ from smsbilling.domain.sms_credits import (
     route_credits,
     send_credits,
 )
+from smsbilling.logic.countries import destination_rules
+from smsbilling.logic.send_limits import SendQuota, TakenQuota, partner_rates, take_messages
 from smsbilling.ports import LedgerStore
 from smsbilling.settings import LedgerLimits, MessageLimits, SmsSendLimits
 
@@ -89,6 +91,14 @@ class SendUnavailable(SendError):
         self.code = code
 
 
+class DestinationNotAllowed(SendError):
+    """Destinations the partner may not send to (422): a country or a premium range, every one named."""
+
+    def __init__(self, errors: Sequence[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {reason}" for field, reason in errors))
+        self.errors = tuple(errors)
+
+
 class InsufficientCredits(SendError):
     """The partner's credits (with its credit limit) do not cover the request; nothing was queued."""
 
@@ -110,6 +120,10 @@ class SendEntities(Protocol):
 
     def operators(self) -> list[Operator]: ...
 
+    def page[E: Entity](
+        self, model: type[E], gsi1pk: str, prefix: str = "", *, limit: int, cursor: str | None = None
+    ) -> tuple[list[E], str | None]: ...
+
 
 class MtQueue(Protocol):
     def publish_mt_requested(self, command: MtRequested) -> None: ...
@@ -119,6 +133,7 @@ class MtQueue(Protocol):
 class SmsToSend:
     destination: str  # as the partner wrote it; normalised here
     text: str
+    repeat_ok: bool = False  # the partner marked a legitimate repeat (the duplicate control lets it go)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +182,13 @@ def send_sms(
     ledger: LedgerStore,
     events: MtQueue,
     limits: SendLimits,
+    quota: SendQuota | None = None,
 ) -> tuple[QueuedSms, ...]:
-    """Check, price, reserve and queue every message of ``request`` (all or none are accepted)."""
+    """Check, price, reserve and queue every message of ``request`` (all or none are accepted).
+
+    ``quota``: the partner's message limits (logic/send_limits.py), taken after the checks and
+    before anything is reserved; over them, nothing is reserved or queued.
+    """
     if not 1 <= len(request.messages) <= limits.sms.batch_messages_max:
         raise SendInvalid([("messages", f"1 to {limits.sms.batch_messages_max} messages")])
     service = entities.get(PartnerService, request.service_id)
@@ -177,6 +197,10 @@ def send_sms(
     if service.status is not ServiceStatus.ACTIVE:
         raise SendUnavailable("service_not_active", f"the service is {service.status.value}")
     planned = _plan(request, service, now, entities, limits.messages)
+    taken: TakenQuota | None = None
+    if quota is not None:
+        rates = partner_rates(entities, request.partner_id, limits.sms)
+        taken = take_messages(quota, request.partner_id, len(planned), now=now, rates=rates)
     at_ms = int(now.timestamp() * 1000)
     credits = CreditReservations(ledger, request.partner_id, slots=limits.slots, block=limits.ledger)
     slot = zlib.crc32(planned[0].sms.message_id.encode()) % limits.slots
@@ -192,11 +216,15 @@ def send_sms(
     except InsufficientFunds:
         for item in done:
             credits.release(item.sms.message_id)
+        if taken is not None:
+            taken.give_back()
         needed = sum(p.sms.credits for p in planned)
         raise InsufficientCredits(needed, credits.spendable()) from None
     except AccountNotFound as error:
         for item in done:
             credits.release(item.sms.message_id)
+        if taken is not None:
+            taken.give_back()
         raise CreditsNotConfigured(str(error)) from None
     _queue(planned, events, credits, keep_on_failure=replay)
     return tuple(item.sms for item in planned)
@@ -211,8 +239,10 @@ def _plan(
 ) -> list[_Planned]:
     operators = entities.operators()
     rule = route_credits(entities.get(CreditRates, CREDIT_RATES_ID))
+    allowed = destination_rules(entities, request.partner_id, operators)  # logic/countries.py
     planned: list[_Planned] = []
     errors: list[tuple[str, str]] = []
+    refused: list[tuple[str, str]] = []
     for index, message in enumerate(request.messages):
         where = f"messages.{index}." if request.batch else ""
         message_id = (
@@ -228,6 +258,10 @@ def _plan(
         operator_id = operator_for(destination, operators)
         if operator_id is None:
             errors.append((f"{where}destination", "no operator serves this number"))
+            continue
+        refusal = allowed.refusal(destination)
+        if refusal is not None:
+            refused.append((f"{where}destination", refusal.reason))
             continue
         if not message.text.strip():
             errors.append((f"{where}text", "empty"))
@@ -260,10 +294,13 @@ def _plan(
             text=message.text,
             billed=False,
             requested_at=now,
+            repeat_ok=message.repeat_ok,
         )
         planned.append(_Planned(sms, command))
     if errors:
-        raise SendInvalid(errors)
+        raise SendInvalid(errors + refused)
+    if refused:
+        raise DestinationNotAllowed(refused)
     return planned
 
 

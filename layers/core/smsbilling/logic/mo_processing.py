@@ -43,7 +43,6 @@ from smsbilling.contracts import MoReceived, MoRouted, MtPurpose, MtRequested
 from smsbilling.domain.concat import ConcatInfo
 from smsbilling.domain.entities import (
     BillingModel,
-    BlacklistEntry,
     Entity,
     Operator,
     Partner,
@@ -69,6 +68,7 @@ from smsbilling.domain.routing import (
 from smsbilling.domain.tariff import TariffError
 from smsbilling.domain.text import TextError
 from smsbilling.domain.traffic import Action, Direction, HeldMessage, HeldStatus, MessageFacts
+from smsbilling.logic.blacklists import blacklist_reason, mo_refusal
 from smsbilling.logic.charging import Charger
 from smsbilling.logic.mo_intake import InboundStore
 from smsbilling.logic.traffic_control import NO_GUARD, TrafficGuard
@@ -219,8 +219,9 @@ class MoProcessor:
     def _route(self, mo: StoredMo, operator: Operator, now: datetime) -> StoredMo:
         keyword = split_keyword(mo.full_text or "", self._lookalikes())
         mo = mo.model_copy(update={"prefix": keyword.word})
-        if self._blacklisted("*", mo.msisdn or ""):  # before anything is sent, the default reply too
-            return _decided(mo, MoState.BLACKLISTED, "the subscriber is blacklisted")
+        refused = blacklist_reason(self.entities, mo.msisdn or "", partner_id=None, service_id=None)
+        if refused is not None:  # the platform's list: before anything is sent, the default reply too
+            return _decided(mo, MoState.BLACKLISTED, refused)
         number = self.entities.get(ShortNumber, short_number_id(operator.operator_id, mo.short_number or ""))
         service = None if number is None else self._service(number, keyword)
         if number is None or service is None:
@@ -232,8 +233,11 @@ class MoProcessor:
                 "billing_model": number.billing_model,
             }
         )
-        if self._blacklisted(service.partner_id, mo.msisdn or ""):
-            return _decided(mo, MoState.BLACKLISTED, f"the subscriber is blacklisted by {service.partner_id}")
+        refused = mo_refusal(
+            self.entities, mo.msisdn or "", partner_id=service.partner_id, service_id=service.service_id
+        )
+        if refused is not None:  # the partner's list and the service's (logic/blacklists.py)
+            return _decided(mo, MoState.BLACKLISTED, refused)
         return self._serve(mo, service, number, keyword, now)
 
     def _serve(
@@ -338,10 +342,6 @@ class MoProcessor:
         if service is None or service.status is not ServiceStatus.ACTIVE:
             return None
         return service if number.entity_id in service.short_numbers else None
-
-    def _blacklisted(self, scope: str, msisdn: str) -> bool:
-        """``scope``: ``*`` (every partner) or a partner id."""
-        return self.entities.get(BlacklistEntry, f"{scope}#{msisdn}") is not None
 
     def _default_reply(self, mo: StoredMo, operator: Operator) -> None:
         if not operator.default_reply or not mo.msisdn or not mo.short_number:

@@ -50,7 +50,7 @@ from smsbilling.contracts import (
 )
 from smsbilling.domain import mt as lifecycle
 from smsbilling.domain.concat import split_udh
-from smsbilling.domain.entities import BlacklistEntry, Entity, Operator, OperatorLink, Partner, PartnerService
+from smsbilling.domain.entities import Entity, Operator, OperatorLink, Partner, PartnerService
 from smsbilling.domain.entities import Protocol as LinkProtocol
 from smsbilling.domain.handler_testing import TEST_LINK_ID, simulated_delivery
 from smsbilling.domain.ledger import AccountNotFound
@@ -68,6 +68,7 @@ from smsbilling.domain.mt_encoding import (
 from smsbilling.domain.tariff import TariffError
 from smsbilling.domain.text import TextError, alphabet_for, decode_text
 from smsbilling.domain.traffic import Action, Direction, HeldMessage, HeldStatus, MessageFacts
+from smsbilling.logic.blacklists import mt_refusal
 from smsbilling.logic.charging import Charged
 from smsbilling.logic.traffic_control import NO_GUARD, TrafficGuard
 from smsbilling.logic.traffic_review import held_message, review_note
@@ -321,7 +322,13 @@ class MtSender:
             raise MtConfigurationError(f"operator {command.operator_id} is not configured")
         ton, npi = source_ton_npi(command.source)
         is_test = command.link_id == TEST_LINK_ID  # a reply to a test MO (it came on the test link)
-        refusal = self._blacklisted(command.destination, command.partner_id)
+        refusal = mt_refusal(
+            self.entities,
+            command.destination,
+            partner_id=command.partner_id,
+            service_id=command.service_id,
+            purpose=command.purpose,
+        )
         encoded = EncodedMt((), 0, 0, command.text)
         if refusal is None:
             try:
@@ -358,7 +365,9 @@ class MtSender:
             operator_id = self._operator_for(destination)
             if operator_id is None:
                 raise EncodingRefused(f"no operator serves {destination}")
-            refusal = self._blacklisted(destination, command.tenant)
+            refusal = mt_refusal(
+                self.entities, destination, partner_id=command.tenant, service_id=None, purpose=None
+            )
             if refusal is None:
                 encoded = _encode_submitted(command, self.limits)
         except MsisdnError as error:
@@ -407,13 +416,6 @@ class MtSender:
     ) -> MtRecord:
         record = base.model_copy(update={"operator_id": operator_id, "link_id": link_id})
         return record if refusal is None else _refused(record, refusal)
-
-    def _blacklisted(self, msisdn: str, partner_id: str | None) -> str | None:
-        scopes = ("*",) if partner_id is None else ("*", partner_id)
-        for scope in scopes:
-            if self.entities.get(BlacklistEntry, f"{scope}#{msisdn}") is not None:
-                return "the subscriber is blacklisted"
-        return None
 
     def _operator_for(self, msisdn: str) -> str | None:
         """The operator whose longest ``msisdn_prefixes`` entry starts the number."""

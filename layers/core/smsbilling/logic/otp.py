@@ -8,7 +8,8 @@ pumping one number costs nothing), draws a code with :mod:`secrets`, stores only
 hours, longer than any code lives) and queues ``MtRequested(purpose=OTP, billed=False)`` from the
 service's first short number. :func:`verify_code` spends one attempt *before* comparing (an
 atomic decrement, so parallel guesses cannot exceed the limit), compares in constant time, and
-marks a match used with a conditional write (a code is good once).
+marks a match used with a conditional write (a code is good once); a verified code is counted
+for the risk score's OTP conversion signal (:class:`VerifiedCounter`, logic/risk.py).
 
 Answers (docs/partner-api-otp.md): an unknown id, or another partner's, is :class:`OtpNotFound`
 (404: no way to probe other partners' ids); an expired, used or exhausted code verifies as
@@ -134,6 +135,12 @@ class SendLimiter(Protocol):
 
 class MtPublisher(Protocol):
     def publish_mt_requested(self, command: MtRequested) -> None: ...
+
+
+class VerifiedCounter(Protocol):
+    """Counts a verified code for the risk score's OTP conversion (logic/risk.py: OtpVerifications)."""
+
+    def count_verified(self, partner_id: str, otp_id: str, at: datetime) -> None: ...
 
 
 # --- sending ---------------------------------------------------------------------------------------
@@ -283,7 +290,15 @@ class Verification:
     attempts_left: int = 0
 
 
-def verify_code(partner_id: str, otp_id: str, code: str, *, now: datetime, store: OtpStore) -> Verification:
+def verify_code(
+    partner_id: str,
+    otp_id: str,
+    code: str,
+    *,
+    now: datetime,
+    store: OtpStore,
+    verified: VerifiedCounter | None = None,
+) -> Verification:
     record = store.get(otp_id)
     if record is None or record.partner_id != partner_id:
         raise OtpNotFound(f"no OTP {otp_id}")
@@ -299,6 +314,8 @@ def verify_code(partner_id: str, otp_id: str, code: str, *, now: datetime, store
         return Verification(valid=False, reason=VerifyReason.MISMATCH, attempts_left=left)
     if not store.mark_used(otp_id):
         return Verification(valid=False, reason=VerifyReason.USED)
+    if verified is not None:
+        verified.count_verified(partner_id, otp_id, now)
     return Verification(valid=True, attempts_left=left)
 
 

@@ -7,6 +7,10 @@ stays refused until the window ends); a request over either limit gets 429 ``rat
 ``Retry-After`` = the seconds until the exceeded window ends. A fixed window lets a client send
 up to twice a limit across a window boundary; API Gateway's own throttling (template ``Api``)
 bounds the whole stage.
+
+A partner's requests over all its keys have their own two windows (``partner_requests_per_s_max``,
+``partner_requests_per_min_max``; :func:`check_partner_rate`), counted for each request its key's
+limits let through (docs/traffic/rate-limits-and-countries.md).
 """
 
 from __future__ import annotations
@@ -41,10 +45,27 @@ class RateDecision:
 
 
 def check_rate(counter: RateCounter, key: str, *, now: datetime, limits: ApiLimits) -> RateDecision:
+    return _check(counter, key, now, limits.api_key_requests_per_s_max, limits.api_key_requests_per_min_max)
+
+
+def check_partner_rate(
+    counter: RateCounter, partner_id: str, *, now: datetime, limits: ApiLimits
+) -> RateDecision:
+    """The partner's windows over all its keys (counter key ``partner:<id>``)."""
+    return _check(
+        counter,
+        f"partner:{partner_id}",
+        now,
+        limits.partner_requests_per_s_max,
+        limits.partner_requests_per_min_max,
+    )
+
+
+def _check(counter: RateCounter, key: str, now: datetime, per_s_max: int, per_min_max: int) -> RateDecision:
     at_s = int(now.timestamp())
     counts = counter.hit(key, at_s)
-    if counts.minute > limits.api_key_requests_per_min_max:
+    if counts.minute > per_min_max:
         return RateDecision(False, retry_after_s=60 - at_s % 60, window="minute")
-    if counts.second > limits.api_key_requests_per_s_max:
+    if counts.second > per_s_max:
         return RateDecision(False, retry_after_s=1, window="second")
     return RateDecision(True)

@@ -10,6 +10,11 @@ an MT-subscription. The MO processor hands each MO routed to it to :func:`on_mo`
   which cancels every active subscription of that MSISDN on that short number whose service lists
   the word among its stop words.
 
+**Opt-outs** (``opt_outs``, :class:`OptOuts`; bound to :class:`smsbilling.logic.blacklists.StopList`):
+a stop word, the keyword's or a bare one, also puts the subscriber on the partner's blacklist
+(unless they subscribed again since), so the partner's other traffic stops too; subscribing again
+lifts that STOP entry (docs/traffic/blacklists.md).
+
 Confirmations are ``MtRequested(purpose=NOTICE, billed=False)`` with ids derived from the MO id, so
 a redelivered MO queues the same command (the MT processor creates one MT per id).
 
@@ -117,6 +122,14 @@ class MtPublisher(Protocol):
     def publish_mt_requested(self, command: MtRequested) -> None: ...
 
 
+class OptOuts(Protocol):
+    """The partners' blacklists as stop words change them (both idempotent; ``at``: the MO's time)."""
+
+    def stopped(self, partner_id: str, msisdn: str, at: datetime) -> bool: ...
+
+    def restarted(self, partner_id: str, msisdn: str, at: datetime) -> bool: ...
+
+
 _WRITE_TRIES = 5
 """Conditional writes lose only to a concurrent change of the same subscription (a schedule run, a
 second MO); a few re-reads settle it. Not a tunable: the bound only stops a livelock."""
@@ -136,6 +149,7 @@ def on_mo(
     now: datetime,
     store: SubscriptionStore,
     events: MtPublisher,
+    opt_outs: OptOuts | None = None,
 ) -> None:
     """Act on an MO routed to a subscription service: subscribe, or unsubscribe on a stop word."""
     terms = service.subscription
@@ -144,7 +158,10 @@ def on_mo(
     msisdn, short_number = _routed(mo)
     if is_stop_word(first_word(keyword_rest), terms):
         _unsubscribe(service, terms, mo=mo, msisdn=msisdn, now=now, store=store, events=events)
+        _opted_out(opt_outs, service, msisdn=msisdn, at=mo.received_at, store=store)
     else:
+        if opt_outs is not None and service.status is ServiceStatus.ACTIVE:
+            opt_outs.restarted(service.partner_id, msisdn, mo.received_at)  # only a STOP older than this MO
         _subscribe(
             service,
             terms,
@@ -165,6 +182,7 @@ def on_stop(
     store: SubscriptionStore,
     events: MtPublisher,
     services: ServiceLookup,
+    opt_outs: OptOuts | None = None,
 ) -> int:
     """A bare word on a short number (no service claims it): unsubscribe where it is a stop word.
 
@@ -181,6 +199,7 @@ def on_stop(
             continue
         if found.state is SubscriptionState.ACTIVE or found.cancelled_at == mo.received_at:
             _unsubscribe(service, terms, mo=mo, msisdn=msisdn, now=now, store=store, events=events)
+            _opted_out(opt_outs, service, msisdn=msisdn, at=mo.received_at, store=store)
             stopped += 1
     return stopped
 
@@ -189,6 +208,17 @@ def is_stop_word(word: str, terms: SubscriptionTerms) -> bool:
     """Whether ``word`` is one of the terms' stop words, folded as keywords are (case, look-alikes)."""
     folded = fold(word)
     return bool(folded) and any(folded == fold(stop) for stop in terms.stop_words)
+
+
+def _opted_out(
+    opt_outs: OptOuts | None, service: PartnerService, *, msisdn: str, at: datetime, store: SubscriptionStore
+) -> None:
+    """A stop word at ``at``: on the partner's list, unless the subscription is newer than the stop."""
+    if opt_outs is None:
+        return
+    current = store.get(service.service_id, msisdn)
+    if current is None or current.started_at <= at:
+        opt_outs.stopped(service.partner_id, msisdn, at)
 
 
 def _routed(mo: StoredMo, *, need_service: bool = True) -> tuple[str, str]:

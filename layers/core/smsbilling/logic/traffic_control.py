@@ -15,7 +15,7 @@ HeldMessage`), is not checked again either.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -80,11 +80,17 @@ class TrafficControl(Protocol):
     def check(self, facts: MessageFacts) -> ControlResult: ...
 
 
+def _ignore(facts: MessageFacts, verdict: Verdict) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class TrafficGuard:
     controls: Sequence[TrafficControl]
     alerts: AlertSink
     exempt_purposes: frozenset[str] = field(default_factory=frozenset)
+    observe: Callable[[MessageFacts, Verdict], None] = _ignore
+    """Told every verdict of a checked message (the deployed guard counts them as metrics)."""
 
     def check(self, facts: MessageFacts) -> Verdict:
         """Run the controls over ``facts``; alerts are raised for every finding."""
@@ -101,7 +107,9 @@ class TrafficGuard:
                 break
         for finding in findings:
             self.alerts.raise_alert(AlertEvent.of(finding, facts))
-        return Verdict(tuple(findings), score)
+        verdict = Verdict(tuple(findings), score)
+        self.observe(facts, verdict)
+        return verdict
 
 
 class DiscardAlerts:

@@ -51,7 +51,7 @@ from smsbilling.adapters.dynamodb_rate_counter import DynamoRateCounter
 from smsbilling.logic import idempotency as idem
 from smsbilling.logic.api_auth import NotAuthenticated, api_key_from_headers, authenticate
 from smsbilling.logic.mo_intake import EntityReader
-from smsbilling.logic.rate_limits import RateCounter, check_rate
+from smsbilling.logic.rate_limits import RateCounter, check_partner_rate, check_rate
 from smsbilling.settings import ApiLimits, load_settings
 from smsbilling.web.problems import PROBLEM_JSON, ApiProblem, install_problem_handlers, problem
 
@@ -70,6 +70,7 @@ class Caller:
     scope: str  # idempotency keys are unique per scope: "partner:<id>", "admin:<key id>"
     rate_key: str  # the credential the rate limits count: one API key, one admin key
     credential: object = None  # the key found (ApiKey, AdminKey): the route reuses it, no second read
+    partner_id: str | None = None  # a partner's key: its partner's limits count too (over all its keys)
 
 
 type CallerResolver = Callable[[Mapping[str, str]], Caller | None]
@@ -115,7 +116,10 @@ def partner_caller(entities: Callable[[], EntityReader] = _deployed_entities) ->
         except NotAuthenticated:
             return None
         return Caller(
-            scope=f"partner:{key.partner_id}", rate_key=f"key:{key.partner_id}/{key.key_id}", credential=key
+            scope=f"partner:{key.partner_id}",
+            rate_key=f"key:{key.partner_id}/{key.key_id}",
+            credential=key,
+            partner_id=key.partner_id,
         )
 
     return resolve
@@ -169,17 +173,29 @@ class ApiConventions:
         if caller is None:
             return next_middleware(app)
         deps = self.deps()
+        whose = "with this credential"
         try:
-            decision = check_rate(deps.counter, caller.rate_key, now=deps.clock(), limits=deps.limits)
+            now = deps.clock()
+            decision = check_rate(deps.counter, caller.rate_key, now=now, limits=deps.limits)
+            if decision.allowed and caller.partner_id is not None:
+                decision = check_partner_rate(deps.counter, caller.partner_id, now=now, limits=deps.limits)
+                whose = "from your account (all its API keys)"
         except Exception as error:  # counters down: let it through rather than refuse everyone
             logger.warning("rate counters unavailable", extra={"error": type(error).__name__})
             return next_middleware(app)
         if not decision.allowed:
-            logger.info("rate limited", extra={"rate_key": caller.rate_key, "window": decision.window})
+            logger.info(
+                "rate limited",
+                extra={
+                    "rate_key": caller.rate_key,
+                    "partner_id": caller.partner_id,
+                    "window": decision.window,
+                },
+            )
             return problem(
                 429,
                 "rate_limited",
-                f"Too many requests with this credential in one {decision.window}; retry later.",
+                f"Too many requests {whose} in one {decision.window}; retry later.",
                 headers={"Retry-After": str(decision.retry_after_s)},
             )
         return next_middleware(app)

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from smsbilling.adapters import aws
 from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
 from smsbilling.adapters.dynamodb_otp import DynamoOtpStore, DynamoSendLimiter
+from smsbilling.adapters.risk_control import build_otp_verifications
 from smsbilling.adapters.sqs_events import SqsEventPublisher
 from smsbilling.logic import otp
 from smsbilling.logic.mo_intake import EntityReader
@@ -46,6 +47,7 @@ class OtpDeps:
     events: otp.MtPublisher
     limits: OtpLimits
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    verified: otp.VerifiedCounter | None = None  # verified codes, for the risk score (logic/risk.py)
 
 
 _override: list[OtpDeps] = []
@@ -67,6 +69,7 @@ def _deployed() -> OtpDeps:
         limiter=DynamoSendLimiter(aws.dynamodb(), settings.tables.counters),
         events=SqsEventPublisher(aws.sqs(), settings.queues),
         limits=settings.otp,
+        verified=build_otp_verifications(settings, aws.dynamodb()),
     )
 
 
@@ -164,7 +167,9 @@ def verify_otp(
     deps = _deps()
     key = current_key(router, deps.entities)
     try:
-        result = otp.verify_code(key.partner_id, otp_id, body.code, now=deps.clock(), store=deps.store)
+        result = otp.verify_code(
+            key.partner_id, otp_id, body.code, now=deps.clock(), store=deps.store, verified=deps.verified
+        )
     except otp.OtpError as error:
         raise _problem(error) from None
     logger.info("otp verified", extra={"otp_id": otp_id, "valid": result.valid, "reason": result.reason})

@@ -28,11 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from smsbilling.adapters import aws
 from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
 from smsbilling.adapters.dynamodb_ledger import DynamoDbLedgerStore
+from smsbilling.adapters.dynamodb_send_quota import DynamoSendQuota
 from smsbilling.adapters.sqs_events import SqsEventPublisher
 from smsbilling.domain.api_scopes import Scope, has_scope
 from smsbilling.domain.entities import ApiKey
 from smsbilling.logic import api_send
 from smsbilling.logic.mo_intake import EntityReader
+from smsbilling.logic.send_limits import MessagesOverLimit, MessagesRateLimited, SendQuota
 from smsbilling.ports import LedgerStore
 from smsbilling.settings import load_settings
 from smsbilling.web.conventions import request_idempotency_key
@@ -50,6 +52,7 @@ class SmsDeps:
     events: api_send.MtQueue
     limits: api_send.SendLimits
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    quota: SendQuota | None = None  # per-partner message limits (logic/send_limits.py); None: none
 
 
 _override: list[SmsDeps] = []
@@ -71,6 +74,7 @@ def _deployed() -> SmsDeps:
         ledger=DynamoDbLedgerStore(settings.tables.ledger, client, settings.ledger),
         events=SqsEventPublisher(aws.sqs(), settings.queues),
         limits=api_send.SendLimits(messages=settings.messages, sms=settings.sms, ledger=settings.ledger),
+        quota=DynamoSendQuota(client, settings.tables.counters),
     )
 
 
@@ -89,6 +93,10 @@ class SmsRequest(BaseModel):
     text: str = Field(
         min_length=1, max_length=2000, description="cut into SMS parts; 1530 characters at most"
     )
+    allow_repeat: bool = Field(
+        default=False,
+        description="a legitimate repeat: not refused as a duplicate of the same text to the same number",
+    )
 
 
 class BatchItem(BaseModel):
@@ -96,6 +104,10 @@ class BatchItem(BaseModel):
 
     destination: str = Field(min_length=1, max_length=32)
     text: str = Field(min_length=1, max_length=2000)
+    allow_repeat: bool = Field(
+        default=False,
+        description="a legitimate repeat: not refused as a duplicate of the same text to the same number",
+    )
 
 
 class SmsBatchRequest(BaseModel):
@@ -126,7 +138,14 @@ _RESPONSES: dict[int, OpenAPIResponse] = {
     403: {"description": "The API key lacks the messages:send scope."},
     404: {"description": "No such service for this partner."},
     409: {"description": "The service is not active (code service_not_active)."},
-    422: {"description": "Invalid request: every field at fault in errors."},
+    422: {
+        "description": "Invalid request (validation_failed), or a destination you may not send to: its"
+        " country or a premium-rate range (destination_not_allowed); every field at fault in errors."
+    },
+    429: {
+        "description": "Over your messages per second or minute (code rate_limited): nothing was queued or"
+        " reserved; retry after Retry-After seconds."
+    },
 }
 
 
@@ -135,7 +154,8 @@ _RESPONSES: dict[int, OpenAPIResponse] = {
 
 @router.post("/v1/sms", summary="Send one SMS from credits", tags=["sending"], responses=_RESPONSES)
 def send_one(body: Annotated[SmsRequest, Body()]) -> tuple[QueuedSmsOut, int]:
-    sent = _send(body.service_id, [api_send.SmsToSend(body.destination, body.text)], batch=False)
+    sms = api_send.SmsToSend(body.destination, body.text, repeat_ok=body.allow_repeat)
+    sent = _send(body.service_id, [sms], batch=False)
     return _out(sent[0]), 202
 
 
@@ -143,7 +163,9 @@ def send_one(body: Annotated[SmsRequest, Body()]) -> tuple[QueuedSmsOut, int]:
     "/v1/sms/batch", summary="Send a batch of SMS from credits", tags=["sending"], responses=_RESPONSES
 )
 def send_batch(body: Annotated[SmsBatchRequest, Body()]) -> tuple[SmsBatchResponse, int]:
-    messages = [api_send.SmsToSend(item.destination, item.text) for item in body.messages]
+    messages = [
+        api_send.SmsToSend(item.destination, item.text, repeat_ok=item.allow_repeat) for item in body.messages
+    ]
     sent = _send(body.service_id, messages, batch=True)
     return SmsBatchResponse(messages=[_out(s) for s in sent], credits=sum(s.credits for s in sent)), 202
 
@@ -168,9 +190,27 @@ def _send(
             ledger=deps.ledger,
             events=deps.events,
             limits=deps.limits,
+            quota=deps.quota,
         )
     except api_send.SendError as error:
         raise _problem(error) from None
+    except MessagesRateLimited as error:
+        logger.info("sms rate limited", extra={"window": error.window, "messages": len(messages)})
+        raise ApiProblem(
+            429,
+            "rate_limited",
+            f"More than your {error.limit} messages in one {error.window}; nothing was sent. Retry later.",
+            headers={"Retry-After": str(error.retry_after_s)},
+            limit=error.limit,
+            window=error.window,
+        ) from None
+    except MessagesOverLimit as error:
+        raise ApiProblem(
+            422,
+            "validation_failed",
+            "The request is not valid.",
+            errors=[{"field": "messages", "reason": str(error)}],
+        ) from None
     except Exception as error:  # the ledger or the queue: what was not queued is not charged
         logger.warning("sms send failed", extra={"error": type(error).__name__, "service_id": service_id})
         raise ApiProblem(
@@ -202,6 +242,14 @@ def _problem(error: api_send.SendError) -> ApiProblem:
         case api_send.SendInvalid():
             errors = [{"field": field, "reason": reason} for field, reason in error.errors]
             return ApiProblem(422, "validation_failed", "The request is not valid.", errors=errors)
+        case api_send.DestinationNotAllowed():
+            errors = [{"field": field, "reason": reason} for field, reason in error.errors]
+            return ApiProblem(
+                422,
+                "destination_not_allowed",
+                "You may not send to these destinations; nothing was sent.",
+                errors=errors,
+            )
         case api_send.SendNotFound():
             return ApiProblem(404, "not_found", "No such resource.")
         case api_send.SendUnavailable():

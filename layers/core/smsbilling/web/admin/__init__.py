@@ -10,7 +10,21 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from smsbilling.web.admin import audit, catalog, held, ledger, lists, moderation, plans
+from smsbilling.web.admin import (
+    alerts,
+    audit,
+    catalog,
+    fraud_limits,
+    held,
+    ledger,
+    lists,
+    moderation,
+    plans,
+    risk,
+    spam,
+    traffic_defaults,
+    traffic_settings,
+)
 
 ROUTERS: tuple[Router, ...] = (
     catalog.router,
@@ -20,4 +34,10 @@ ROUTERS: tuple[Router, ...] = (
     ledger.router,
     audit.router,
     held.router,
+    risk.router,
+    fraud_limits.router,
+    alerts.router,
+    traffic_settings.router,
+    spam.router,
+    traffic_defaults.router,
 )

@@ -17,7 +17,7 @@ from smsbilling.adapters.sqs_events import MemoryEventPublisher, SqsEventPublish
 from smsbilling.logic.admin_common import AdminStore
 from smsbilling.logic.traffic_review import HeldPublisher
 from smsbilling.ports import LedgerStore
-from smsbilling.settings import AdminLimits, ApiLimits, load_settings
+from smsbilling.settings import AdminLimits, ApiLimits, SmsSendLimits, TrafficLimits, load_settings
 
 
 def _utc_now() -> datetime:
@@ -32,6 +32,8 @@ class AdminDeps:
     api: ApiLimits
     clock: Callable[[], datetime] = field(default=_utc_now)
     events: HeldPublisher = field(default_factory=MemoryEventPublisher)  # re-queues reviewed messages
+    traffic: TrafficLimits = field(default_factory=TrafficLimits)  # e.g. the rows of a blacklist import
+    sms: SmsSendLimits = field(default_factory=SmsSendLimits)  # the default partner send limits
 
 
 _override: list[AdminDeps] = []
@@ -53,6 +55,8 @@ def _deployed() -> AdminDeps:
         ledger=DynamoDbLedgerStore(settings.tables.ledger, client, settings.ledger),
         limits=settings.admin,
         api=settings.api,
+        traffic=settings.traffic,
+        sms=settings.sms,
         events=SqsEventPublisher(aws.sqs(), settings.queues),
     )
 

@@ -1,0 +1,194 @@
+"""A partner's traffic settings and message limits, and the premium-rate ranges, as the admin keeps them.
+
+**Traffic settings** (:class:`PartnerTrafficSettings`): the countries a partner's MTs may go to
+(``None``: the platform's operators' countries), the premium ranges it may send to anyway, and the
+HLR switch. Set whole (PUT); countries must be whole E.164 calling codes, allowed ranges must be
+listed :class:`PremiumRange` s. **Message limits** (:class:`PartnerSendLimits`): per second and per
+minute, ``None`` keeping the platform's default. **Premium ranges**: E.164 prefixes, created once,
+their note changed, deleted (a partner's allowance of a deleted range then allows nothing more).
+Every change is audited (logic/admin_common.record).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from smsbilling.domain.countries import (
+    PREMIUM_PREFIX_PATTERN,
+    PremiumRange,
+    allowed_countries,
+    is_country_code,
+)
+from smsbilling.domain.entities import Partner
+from smsbilling.domain.send_limits import MessageRates, PartnerSendLimits, message_rates
+from smsbilling.domain.traffic import PartnerTrafficSettings
+from smsbilling.logic.admin_common import (
+    AdminCall,
+    AdminStore,
+    Invalid,
+    NotFound,
+    PageOf,
+    create_once,
+    must_get,
+    record,
+)
+from smsbilling.logic.countries import PREMIUM_LISTING
+from smsbilling.settings import SmsSendLimits
+
+_FORMATTING = str.maketrans("", "", " +-.()")
+
+
+# --- traffic settings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficSettingsState:
+    settings: PartnerTrafficSettings  # as stored, or the defaults when none is
+    countries_in_force: frozenset[str]  # allowed_countries, or the operators' when it is None
+
+
+def traffic_settings(store: AdminStore, partner_id: str) -> TrafficSettingsState:
+    must_get(store, Partner, partner_id, "partner")
+    stored = store.get(PartnerTrafficSettings, partner_id)
+    settings = stored or PartnerTrafficSettings(partner_id=partner_id)
+    return TrafficSettingsState(settings, allowed_countries(settings, store.operators()))
+
+
+def set_traffic_settings(
+    store: AdminStore,
+    call: AdminCall,
+    partner_id: str,
+    *,
+    allowed: Sequence[str] | None,
+    premium_allowed: Sequence[str],
+    hlr_check: bool,
+) -> TrafficSettingsState:
+    must_get(store, Partner, partner_id, "partner")
+    countries = None if allowed is None else _countries(allowed)
+    prefixes = [premium_prefix(p, f"premium_ranges_allowed.{i}") for i, p in enumerate(premium_allowed)]
+    for index, prefix in enumerate(prefixes):
+        if store.get(PremiumRange, prefix) is None:
+            raise Invalid(f"premium_ranges_allowed.{index}", f"no premium range +{prefix}")
+    ranges = tuple(sorted(set(prefixes)))
+    settings = PartnerTrafficSettings(
+        partner_id=partner_id,
+        allowed_countries=countries,
+        premium_ranges_allowed=ranges,
+        hlr_check=hlr_check,
+        updated_at=call.now,
+    )
+    store.put(settings)
+    record(
+        store,
+        call,
+        "partner_traffic.set",
+        settings,
+        {"allowed_countries": countries, "premium_ranges_allowed": ranges, "hlr_check": hlr_check},
+    )
+    return TrafficSettingsState(settings, allowed_countries(settings, store.operators()))
+
+
+def _countries(codes: Sequence[str]) -> tuple[str, ...]:
+    for index, code in enumerate(codes):
+        if not is_country_code(code.lstrip("+")):
+            raise Invalid(f"allowed_countries.{index}", f"{code!r} is not an E.164 country calling code")
+    return tuple(sorted({code.lstrip("+") for code in codes}, key=lambda c: (len(c), c)))
+
+
+# --- message limits --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendLimitsState:
+    limits: PartnerSendLimits
+    in_force: MessageRates
+
+
+def send_limits(store: AdminStore, partner_id: str, defaults: SmsSendLimits) -> SendLimitsState:
+    must_get(store, Partner, partner_id, "partner")
+    limits = store.get(PartnerSendLimits, partner_id) or PartnerSendLimits(partner_id=partner_id)
+    return SendLimitsState(limits, message_rates(defaults, limits))
+
+
+def set_send_limits(
+    store: AdminStore,
+    call: AdminCall,
+    partner_id: str,
+    defaults: SmsSendLimits,
+    *,
+    per_s_max: int | None,
+    per_min_max: int | None,
+) -> SendLimitsState:
+    must_get(store, Partner, partner_id, "partner")
+    limits = PartnerSendLimits(
+        partner_id=partner_id,
+        messages_per_s_max=per_s_max,
+        messages_per_min_max=per_min_max,
+        updated_at=call.now,
+    )
+    in_force = message_rates(defaults, limits)
+    if in_force.per_s_max > in_force.per_min_max:
+        raise Invalid(
+            "messages_per_s_max", f"more than the {in_force.per_min_max} messages per minute in force"
+        )
+    store.put(limits)
+    record(
+        store,
+        call,
+        "partner_send_limits.set",
+        limits,
+        {"messages_per_s_max": per_s_max, "messages_per_min_max": per_min_max},
+    )
+    return SendLimitsState(limits, in_force)
+
+
+# --- premium ranges --------------------------------------------------------------------------------------
+
+
+def premium_prefix(raw: str, field: str = "prefix") -> str:
+    """``+44 909`` -> ``44909``; Invalid unless it is 2 to 15 E.164 digits."""
+    digits = raw.strip().translate(_FORMATTING)
+    if digits.startswith("00"):
+        digits = digits[2:]
+    if not re.fullmatch(PREMIUM_PREFIX_PATTERN, digits):
+        raise Invalid(field, "2 to 15 digits of an international number, country code first")
+    return digits
+
+
+def list_premium_ranges(store: AdminStore, *, limit: int, cursor: str | None) -> PageOf[PremiumRange]:
+    return store.page(PremiumRange, PREMIUM_LISTING, limit=limit, cursor=cursor)
+
+
+def get_premium_range(store: AdminStore, prefix: str) -> PremiumRange:
+    return must_get(store, PremiumRange, premium_prefix(prefix), "premium range")
+
+
+def add_premium_range(
+    store: AdminStore, call: AdminCall, prefix: str, note: str
+) -> tuple[PremiumRange, bool]:
+    entry = PremiumRange(prefix=premium_prefix(prefix), note=note, created_at=call.now)
+    stored, created = create_once(store, entry, ignore=("created_at",))
+    if created:
+        record(store, call, "premium_range.add", stored, {"prefix": stored.prefix, "note": note})
+    return stored, created
+
+
+def update_premium_range(store: AdminStore, call: AdminCall, prefix: str, note: str) -> PremiumRange:
+    current = get_premium_range(store, prefix)
+    updated = store.update(
+        current.model_copy(update={"note": note, "updated_at": call.now}), ["note", "updated_at"]
+    )
+    if updated is None:
+        raise NotFound("premium range")
+    record(store, call, "premium_range.update", updated, {"note": note})
+    return updated
+
+
+def remove_premium_range(store: AdminStore, call: AdminCall, prefix: str) -> PremiumRange:
+    current = get_premium_range(store, prefix)
+    if not store.delete(PremiumRange, current.prefix):
+        raise NotFound("premium range")
+    record(store, call, "premium_range.remove", current, {"prefix": current.prefix})
+    return current

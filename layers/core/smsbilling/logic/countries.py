@@ -1,0 +1,157 @@
+"""Allowed destination countries and premium ranges (docs/traffic/rate-limits-and-countries.md).
+
+:class:`CountryControl` is the traffic guard's control for MTs (slot 2, after duplicates): the
+destination's country calling code must be one the partner may send to
+(``PartnerTrafficSettings.allowed_countries``; none set: the countries of the platform's
+operators), and a destination in an admin-listed :class:`~smsbilling.domain.countries.PremiumRange`
+is refused unless the partner's ``premium_ranges_allowed`` covers it (deny by default). Both are
+``reject`` findings whose reason names the country or the range. MOs are not its business (their
+subscriber is an operator's by definition).
+
+The partner API checks the same rules before it reserves anything (logic/api_send.py), so the
+partner hears of a refused destination at once; the control still guards everything else that
+makes an MT (SMPP submits, replies, OTP, subscriptions).
+
+Rules are read through :class:`DestinationRulesCache` (``traffic.rules_cache_s``): the MT processor
+does not read the operators and every premium range per message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+from smsbilling.domain.countries import (
+    DestinationRefusal,
+    PremiumRange,
+    allowed_countries,
+    destination_refusal,
+)
+from smsbilling.domain.entities import Entity, Operator
+from smsbilling.domain.traffic import (
+    Action,
+    ControlName,
+    Direction,
+    Finding,
+    MessageFacts,
+    PartnerTrafficSettings,
+)
+from smsbilling.logic.traffic_control import ControlResult
+
+PREMIUM_LISTING: Final = "PREMIUM"
+_PAGE: Final = 500
+_PARTNERS_CACHED_MAX: Final = 10_000
+
+
+class CountryEntities(Protocol):
+    """The entities table as the rules read it (DynamoEntityStore, MemoryEntityStore)."""
+
+    def get[E: Entity](self, model: type[E], entity_id: str) -> E | None: ...
+
+    def operators(self) -> list[Operator]: ...
+
+    def page[E: Entity](
+        self, model: type[E], gsi1pk: str, prefix: str = "", *, limit: int, cursor: str | None = None
+    ) -> tuple[list[E], str | None]: ...
+
+
+def premium_ranges(entities: CountryEntities) -> tuple[PremiumRange, ...]:
+    """Every premium range the admin listed, by prefix."""
+    found: list[PremiumRange] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = entities.page(PremiumRange, PREMIUM_LISTING, limit=_PAGE, cursor=cursor)
+        found.extend(page)
+        if cursor is None:
+            return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationRules:
+    """What one partner's MTs may go to."""
+
+    countries: frozenset[str]
+    premium: tuple[PremiumRange, ...]
+    premium_allowed: tuple[str, ...] = ()
+
+    def refusal(self, msisdn: str) -> DestinationRefusal | None:
+        return destination_refusal(
+            msisdn,
+            countries=self.countries,
+            premium_ranges=self.premium,
+            premium_allowed=self.premium_allowed,
+        )
+
+
+def destination_rules(
+    entities: CountryEntities, partner_id: str | None, operators: list[Operator] | None = None
+) -> DestinationRules:
+    """The rules for ``partner_id`` (None: the platform's defaults), read now."""
+    settings = None if partner_id is None else entities.get(PartnerTrafficSettings, partner_id)
+    ops = entities.operators() if operators is None else operators
+    return DestinationRules(
+        countries=allowed_countries(settings, ops),
+        premium=premium_ranges(entities),
+        premium_allowed=() if settings is None else settings.premium_ranges_allowed,
+    )
+
+
+@dataclass
+class DestinationRulesCache:
+    """:func:`destination_rules` kept for ``ttl_s`` (the platform's part and each partner's)."""
+
+    entities: CountryEntities
+    ttl_s: float
+    clock: Callable[[], float] = time.monotonic
+    _platform: tuple[float, list[Operator], tuple[PremiumRange, ...]] | None = None
+    _partners: dict[str, tuple[float, PartnerTrafficSettings | None]] = field(default_factory=dict)
+
+    def rules(self, partner_id: str | None) -> DestinationRules:
+        now = self.clock()
+        if self._platform is None or now - self._platform[0] >= self.ttl_s:
+            self._platform = (now, self.entities.operators(), premium_ranges(self.entities))
+        _, operators, premium = self._platform
+        settings: PartnerTrafficSettings | None = None
+        if partner_id is not None:
+            cached = self._partners.get(partner_id)
+            if cached is None or now - cached[0] >= self.ttl_s:
+                if len(self._partners) >= _PARTNERS_CACHED_MAX:
+                    self._partners.clear()
+                cached = (now, self.entities.get(PartnerTrafficSettings, partner_id))
+                self._partners[partner_id] = cached
+            settings = cached[1]
+        return DestinationRules(
+            countries=allowed_countries(settings, operators),
+            premium=premium,
+            premium_allowed=() if settings is None else settings.premium_ranges_allowed,
+        )
+
+
+class CountryControl:
+    """The traffic guard's country and premium-range control (MTs only)."""
+
+    name = ControlName.COUNTRY
+
+    def __init__(self, rules: DestinationRulesCache) -> None:
+        self._rules = rules
+
+    def check(self, facts: MessageFacts) -> ControlResult:
+        if facts.direction is not Direction.MT:
+            return ControlResult()
+        refusal = self._rules.rules(facts.partner_id).refusal(facts.msisdn)
+        if refusal is None:
+            return ControlResult()
+        finding = Finding(self.name, f"{refusal.kind.value}.{refusal.rule_id}", Action.REJECT, refusal.reason)
+        return ControlResult(findings=(finding,))
+
+
+__all__ = [
+    "CountryControl",
+    "CountryEntities",
+    "DestinationRules",
+    "DestinationRulesCache",
+    "destination_rules",
+    "premium_ranges",
+]
