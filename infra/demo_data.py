@@ -28,9 +28,12 @@ from smsbilling.domain.entities import (
     ShortNumber,
     SmppAccount,
 )
+from smsbilling.domain.fraud_limits import FraudLimit, LimitDirection, LimitScope
 from smsbilling.domain.routing import fold
 from smsbilling.domain.secrets import hash_password, hash_token
+from smsbilling.domain.spam import SpamKind, SpamRule
 from smsbilling.domain.tariff import CommissionScale, NumberTariff, TariffPlan
+from smsbilling.domain.traffic import Action, Window
 from smsbilling.logic.ledger_setup import open_operator, open_partner, open_platform
 from smsbilling.logic.mo_processing import claim_prefix
 from smsbilling.logic.plans import store_plan
@@ -148,9 +151,39 @@ def build(partner_url: str | None = None, operator_mt_url: str | None = None) ->
     admin_key = AdminKey(
         key_hash=hash_token(ADMIN_API_KEY), key_id="demo-admin", name="Demo admin", created_at=now
     )
+    # Traffic control to look at (GET /admin/fraud-limits, /admin/spam-rules; docs/traffic-control.md).
+    subscriber_limit = FraudLimit(
+        limit_id="demo-subscriber-hourly",
+        direction=LimitDirection.MO,
+        scope=LimitScope.SUBSCRIBER,
+        window=Window.HOUR,
+        threshold=30,
+        action=Action.HOLD,
+        note="demo: a subscriber paying for more than 30 MOs an hour waits for review",
+        created_at=now,
+    )
+    spam_rule = SpamRule(
+        rule_id="demo-prize",
+        kind=SpamKind.PHRASE,
+        pattern="free prize",
+        action=Action.REJECT,
+        reason="demo: lottery spam",
+        created_at=now,
+    )
     plan = demo_plan(operator.operator_id, short_number.number)
     demo = Demo(operator, http_link, short_number, partner, service, plan)
-    return demo, [operator, http_link, short_number, partner, service, api_key, smpp, admin_key]
+    return demo, [
+        operator,
+        http_link,
+        short_number,
+        partner,
+        service,
+        api_key,
+        smpp,
+        admin_key,
+        subscriber_limit,
+        spam_rule,
+    ]
 
 
 def load(
