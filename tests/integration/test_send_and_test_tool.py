@@ -14,51 +14,24 @@ operator. Nothing in between is stubbed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from infra.demo_peers import DemoOperator, DemoPartner
-from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
-from smsbilling.adapters.dynamodb_inbound import DynamoInboundStore
-from smsbilling.adapters.dynamodb_ledger import DynamoDbLedgerStore
-from smsbilling.adapters.dynamodb_mt import DynamoMtStore
 from smsbilling.domain import accounts as acc
 from smsbilling.domain.accounts import Book
 from smsbilling.domain.delivery_log import reply_mt_id
-from smsbilling.domain.entities import (
-    ApiKey,
-    BillingModel,
-    BlacklistEntry,
-    HandlerKind,
-    Operator,
-    OperatorLink,
-    Partner,
-    PartnerService,
-    PartnerStatus,
-    Protocol,
-    ServiceStatus,
-    ShortNumber,
-)
+from smsbilling.domain.entities import BlacklistEntry
 from smsbilling.domain.handler_testing import SIMULATED_REASON
 from smsbilling.domain.inbound import MoState
-from smsbilling.domain.ledger import AccountNotFound, StoredTransfer, TransferKind, TransferState, transfer_id
+from smsbilling.domain.ledger import TransferKind, TransferState, transfer_id
 from smsbilling.domain.mt import MtState
-from smsbilling.domain.secrets import hash_token
-from smsbilling.domain.sms_credits import reservation_id
-from smsbilling.logic.credits import CreditSpender
-from smsbilling.logic.mo_processing import claim_prefix
-from smsbilling.ports import MtRecord
-from smsbilling.settings import LedgerLimits
 from tests.conftest import Stack
-from tests.integration.billing_world import price_numbers
+from tests.integration.billing_world import TIMEOUT_S, PartnerWorld, partner_world
 from tests.integration.test_operator_forms import wait_for
 
 pytestmark = pytest.mark.localcloud
@@ -66,178 +39,54 @@ pytestmark = pytest.mark.localcloud
 CREDITS = 5
 NUMBER = "7071"
 PRICE = 150
-LINK_TOKEN = "send-link-token"
-MT_TOKEN = "send-operator-mt-token"
-SECRET = "whsec_send_0123456789abcdef"
-TIMEOUT_S = 90.0
 LONG_TEXT = "x" * 400  # three GSM 7-bit parts
 
 
-@dataclass
-class SendWorld:
-    stack: Stack
-    partner: DemoPartner
-    operator: DemoOperator
-    partner_id: str
-    service_id: str
-    key: str
-    prefix: str  # the operator's number range: destinations start with it
-    blacklisted: str
-
+class SendWorld(PartnerWorld):
     @property
-    def _dynamodb(self) -> Any:
-        return self.stack.client("dynamodb")
+    def blacklisted(self) -> str:
+        """A subscriber on the partner's blacklist."""
+        return f"{self.msisdn_range}999"
 
-    @property
-    def ledger(self) -> DynamoDbLedgerStore:
-        return DynamoDbLedgerStore(self.stack.outputs["LedgerTableName"], self._dynamodb)
-
-    @property
-    def mts(self) -> DynamoMtStore:
-        return DynamoMtStore(self._dynamodb, self.stack.outputs["MessagesTableName"])
-
-    def destination(self, n: int) -> str:
-        return f"{self.prefix}{n:03d}"
-
-    def post(self, path: str, body: Any, **headers: str) -> Any:
-        return self.stack.api.post(
-            path, json=body, headers={"Authorization": f"Bearer {self.key}", **headers}
-        )
-
-    def spendable(self) -> int:
-        """Main credits headroom plus every credit block's: what the partner can still send with."""
-        total = 0
-        accounts = [acc.partner(self.partner_id, Book.CREDITS)]
-        accounts += [
-            acc.credit_block(self.partner_id, s) for s in range(LedgerLimits().credit_block_slots_max)
-        ]
-        for account in accounts:
-            with contextlib.suppress(AccountNotFound):
-                total += self.ledger.balance(account).headroom
-        return total
-
-    def final_mt(self, message_id: str) -> MtRecord:
-        try:
-            record: MtRecord = wait_for(
-                lambda: (r := self.mts.get(message_id)) is not None and r.mt.state.is_final and r, TIMEOUT_S
-            )
-        except AssertionError as error:
-            raise AssertionError(f"MT {message_id} not final: {self.mts.get(message_id)!r}") from error
-        return record
-
-    def settled(self, message_id: str) -> StoredTransfer:
-        """The MT's reservation once its end settled it (posted or voided)."""
-        stored: StoredTransfer = wait_for(
-            lambda: (
-                (t := self.ledger.get_transfer(reservation_id(message_id))) is not None
-                and t.state is not TransferState.PENDING
-                and t
-            ),
-            TIMEOUT_S,
-        )
-        return stored
-
-    def credit_reservations(self) -> list[StoredTransfer]:
-        blocks = {acc.credit_block(self.partner_id, s) for s in range(LedgerLimits().credit_block_slots_max)}
-        return [
-            t
-            for t in self.ledger.journal()
-            if t.transfer.kind is TransferKind.SMS_CREDITS
-            and blocks & {leg.account for leg in t.transfer.legs}
-        ]
+    def post(self, path: str, body: Any) -> Any:
+        return self.partner_api("POST", path, json=body)
 
 
 @pytest.fixture(scope="module")
 def world(stack: Stack) -> Iterator[SendWorld]:
-    suffix = uuid.uuid4().hex[:8]
-    operator_id, link_id, partner_id = f"op-send-{suffix}", f"l-send-{suffix}", f"p-send-{suffix}"
-    prefix = f"4479{uuid.uuid4().int % 100_000:05d}"  # 9 digits: longer than any other test's range
-    partner = DemoPartner(secrets=[SECRET])
-    operator = DemoOperator(
-        MT_TOKEN,
-        dlr_url=f"{stack.cloud.api_base}/operator/links/{link_id}/dlr",
-        dlr_token=LINK_TOKEN,
-        dlr_delay_s=0.2,
-    )
-    key = f"sk_send_{uuid.uuid4().hex}"
-    service = PartnerService(
-        service_id=f"svc-send-{suffix}",
-        partner_id=partner_id,
-        name="Send service",
-        prefix=f"T{suffix[:6].upper()}",
-        short_numbers=(f"{operator_id}#{NUMBER}",),
-        handler_kind=HandlerKind.HTTP_POST_SYNC,
-        handler_url=f"{partner.url}/mo",
-        status_url=f"{partner.url}/status",
-        status=ServiceStatus.ACTIVE,
-    )
-    now = datetime.now(UTC)
-    blacklisted = f"{prefix}999"
-    entities = DynamoEntityStore(stack.client("dynamodb"), stack.outputs["EntitiesTableName"])
-    for entity in (
-        Operator(
-            operator_id=operator_id,
-            name="Send Mobile",
-            country_code="44",
-            currency="GBP",
-            default_reply="Unknown keyword.",
-            msisdn_prefixes=(prefix,),
-        ),
-        OperatorLink(
-            link_id=link_id,
-            operator_id=operator_id,
-            protocol=Protocol.HTTP,
-            http_token_hash=hash_token(LINK_TOKEN),
-            mt_url=f"{operator.url}/mt",
-            mt_token=MT_TOKEN,
-        ),
-        ShortNumber(
-            operator_id=operator_id, number=NUMBER, billing_model=BillingModel.MO, tariff_plan_id="x"
-        ),
-        Partner(
-            partner_id=partner_id,
-            name="Send partner",
-            email="send@example.com",
-            status=PartnerStatus.ACTIVE,
-            created_at=now,
-            callback_secrets=(SECRET,),
-        ),
-        ApiKey(key_hash=hash_token(key), key_id=f"k-{suffix}", partner_id=partner_id, created_at=now),
-        service,
-        BlacklistEntry(scope=partner_id, msisdn=blacklisted, reason="asked us to stop", created_at=now),
-    ):
-        entities.put(entity)
-    claim_prefix(entities, service, service.short_numbers[0])
     # A priced, MO-billed number: a test MO that were billed would post a charge here.
-    price_numbers(
+    with partner_world(
         stack,
-        plan_id=f"plan-send-{suffix}",
-        partner_id=partner_id,
-        operator_id=operator_id,
+        SendWorld,
+        tag="send",
         numbers=[NUMBER],
         price=PRICE,
-    )
-    ledger = DynamoDbLedgerStore(stack.outputs["LedgerTableName"], stack.client("dynamodb"))
-    CreditSpender(ledger, LedgerLimits()).top_up(
-        partner_id, f"pay-{suffix}", CREDITS, int(time.time() * 1000)
-    )
-    try:
-        yield SendWorld(stack, partner, operator, partner_id, service.service_id, key, prefix, blacklisted)
-    finally:
-        partner.close()
-        operator.close()
+        credits=CREDITS,
+        demo_partner=True,
+        default_reply="Unknown keyword.",
+    ) as world:
+        world.add_service()
+        world.entities.put(
+            BlacklistEntry(
+                scope=world.partner_id,
+                msisdn=world.blacklisted,
+                reason="asked us to stop",
+                created_at=datetime.now(UTC),
+            )
+        )
+        yield world
 
 
 def test_send_one_and_a_batch_reserve_then_consume_or_refund(world: SendWorld) -> None:
     assert world.spendable() == CREDITS
     one = world.post(
         "/v1/sms",
-        {"service_id": world.service_id, "destination": f"+{world.destination(1)}", "text": "Hello"},
+        {"service_id": world.service_id, "destination": f"+{world.subscriber(1)}", "text": "Hello"},
     )
     assert one.status_code == 202, one.text
     sent = one.json()
     assert (sent["destination"], sent["parts"], sent["credits"], sent["status"]) == (
-        world.destination(1),
+        world.subscriber(1),
         1,
         1,
         "queued",
@@ -248,7 +97,7 @@ def test_send_one_and_a_batch_reserve_then_consume_or_refund(world: SendWorld) -
         {
             "service_id": world.service_id,
             "messages": [
-                {"destination": world.destination(2), "text": "Hi from the batch"},
+                {"destination": world.subscriber(2), "text": "Hi from the batch"},
                 {"destination": world.blacklisted, "text": "never sent"},
             ],
         },
@@ -286,7 +135,7 @@ def test_send_one_and_a_batch_reserve_then_consume_or_refund(world: SendWorld) -
 
 def test_insufficient_credits_are_refused_and_nothing_is_queued(world: SendWorld) -> None:
     before_credits, before = world.spendable(), {t.transfer.id for t in world.credit_reservations()}
-    messages = [{"destination": world.destination(10 + n), "text": LONG_TEXT} for n in range(3)]  # 9 credits
+    messages = [{"destination": world.subscriber(10 + n), "text": LONG_TEXT} for n in range(3)]  # 9 credits
     answer = world.post("/v1/sms/batch", {"service_id": world.service_id, "messages": messages})
     assert answer.status_code == 402, answer.text
     problem = answer.json()
@@ -338,7 +187,7 @@ def test_the_test_tool_reaches_the_handler_and_logs_its_answer_without_billing_o
         "reason": SIMULATED_REASON,
     }
 
-    mo = DynamoInboundStore(world._dynamodb, world.stack.outputs["MessagesTableName"]).get(mo_id)
+    mo = world.mos.get(mo_id)
     assert mo is not None and mo.is_test and mo.state is MoState.ROUTED and mo.charged_amount is None
     assert world.ledger.get_transfer(transfer_id(mo_id, str(TransferKind.MO_CHARGE))) is None
     assert world.ledger.balance(acc.partner(world.partner_id, Book.EARNED_PENDING)).net == earned_before

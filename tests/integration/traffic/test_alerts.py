@@ -12,81 +12,30 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 
-from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
-from smsbilling.adapters.dynamodb_inbound import DynamoInboundStore
-from smsbilling.domain.entities import (
-    BillingModel,
-    HandlerKind,
-    Operator,
-    OperatorLink,
-    Partner,
-    PartnerService,
-    PartnerStatus,
-    Protocol,
-    ServiceStatus,
-    ShortNumber,
-)
 from smsbilling.domain.inbound import MoState, StoredMo
-from smsbilling.domain.secrets import hash_token
-from smsbilling.logic.admin_auth import new_admin_key
-from smsbilling.logic.mo_processing import claim_prefix
 from tests.conftest import Stack
-from tests.integration.billing_world import price_numbers
+from tests.integration.billing_world import TIMEOUT_S, PartnerWorld, partner_world
 from tests.integration.test_operator_forms import wait_for
 
 pytestmark = pytest.mark.localcloud
 
 NUMBER = "7373"
-LINK_TOKEN = "alerts-link-token-0123456789"
-TIMEOUT_S = 90.0
 HOUR_MARGIN_S = 150  # the test's findings must fall in one UTC hour (one alert key)
 
 
 @dataclass
-class AlertWorld:
-    stack: Stack
-    suffix: str
-    admin_key: str
-    admin_key_id: str
-    partner_id: str
-    link_id: str
-    prefix: str
-    queue_url: str  # subscribed to AlarmTopic
+class AlertWorld(PartnerWorld):
+    queue_url: str = ""  # subscribed to AlarmTopic
 
-    def admin(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.admin_key}"}
-        return self.stack.api.request(method, path.lstrip("/"), json=body, headers=headers)
-
-    def send_mo(self, n: int) -> StoredMo:
-        answer = self.stack.api.post(
-            f"operator/links/{self.link_id}/mo",
-            json={
-                "operator_message_id": uuid.uuid4().hex,
-                "source": f"+4477009{n:05d}",
-                "destination": NUMBER,
-                "text": f"{self.prefix} vote {n}",
-            },
-            headers={"Authorization": f"Bearer {LINK_TOKEN}"},
-        )
-        assert answer.status_code == 202, answer.text
-        message_id = answer.json()["message_id"]
-        store = DynamoInboundStore(self.stack.client("dynamodb"), self.stack.outputs["MessagesTableName"])
-        try:
-            mo: StoredMo = wait_for(
-                lambda: (m := store.get(message_id)) is not None and m.state.is_final and m, TIMEOUT_S
-            )
-        except AssertionError as error:
-            raise AssertionError(f"MO {message_id} not decided: {store.get(message_id)!r}") from error
-        return mo
+    def vote(self, n: int) -> StoredMo:
+        """A vote MO from subscriber ``n``, once decided."""
+        return self.decided(self.send_mo(f"{self.service.prefix} vote {n}", f"4477009{n:05d}"))
 
     def my_alerts(self, status: str) -> list[dict[str, Any]]:
         """This partner's alerts of one status (every page: other tests raise alerts too)."""
@@ -125,59 +74,19 @@ def _clear_of_the_hour_end() -> None:
 
 @pytest.fixture(scope="module")
 def world(stack: Stack) -> Iterator[AlertWorld]:
-    suffix = uuid.uuid4().hex[:8]
-    operator_id, link_id, partner_id = f"op-al-{suffix}", f"l-al-{suffix}", f"p-al-{suffix}"
-    now = datetime.now(UTC)
-    entities = DynamoEntityStore(stack.client("dynamodb"), stack.outputs["EntitiesTableName"])
-    admin, admin_key = new_admin_key(f"it-alerts-{suffix}", "Alerts admin", now)
-    entities.create(admin)
-    service = PartnerService(
-        service_id=f"svc-al-{suffix}",
-        partner_id=partner_id,
-        name="Alerted service",
-        prefix=f"A{suffix[:6].upper()}",
-        short_numbers=(f"{operator_id}#{NUMBER}",),
-        handler_kind=HandlerKind.HTTP_POST_ASYNC,
-        handler_url="http://127.0.0.1:9/mo",  # delivery is not under test here
-        status=ServiceStatus.ACTIVE,
-    )
-    for entity in (
-        Operator(operator_id=operator_id, name="Alert Mobile", country_code="44", currency="GBP"),
-        OperatorLink(
-            link_id=link_id,
-            operator_id=operator_id,
-            protocol=Protocol.HTTP,
-            http_token_hash=hash_token(LINK_TOKEN),
-        ),
-        ShortNumber(
-            operator_id=operator_id, number=NUMBER, billing_model=BillingModel.MO, tariff_plan_id="x"
-        ),
-        Partner(
-            partner_id=partner_id,
-            name="Alerted partner",
-            email="alerts@example.com",
-            status=PartnerStatus.ACTIVE,
-            created_at=now,
-        ),
-        service,
-    ):
-        entities.put(entity)
-    claim_prefix(entities, service, service.short_numbers[0])
-    price_numbers(
-        stack,
-        plan_id=f"plan-al-{suffix}",
-        partner_id=partner_id,
-        operator_id=operator_id,
-        numbers=[NUMBER],
-        price=150,
-    )
-    sqs, sns = stack.client("sqs"), stack.client("sns")
-    queue_url = sqs.create_queue(QueueName=f"staff-alerts-{suffix}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(TopicArn=stack.outputs["AlarmTopicArn"], Protocol="sqs", Endpoint=queue_arn)
-    yield AlertWorld(stack, suffix, admin_key, admin.key_id, partner_id, link_id, service.prefix, queue_url)
+    """A partner's MO service on an operator's HTTP link (delivery not under test), and an SQS queue
+    subscribed to the stack's AlarmTopic."""
+    with partner_world(
+        stack, AlertWorld, tag="al", numbers=[NUMBER], range_head=None, demo_operator=False, api_key=False
+    ) as world:
+        world.add_service()
+        sqs, sns = stack.client("sqs"), stack.client("sns")
+        world.queue_url = sqs.create_queue(QueueName=f"staff-alerts-{world.suffix}")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=world.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=stack.outputs["AlarmTopicArn"], Protocol="sqs", Endpoint=queue_arn)
+        yield world
 
 
 def test_a_finding_is_one_counted_alert_told_once_and_acknowledged_by_the_admin(world: AlertWorld) -> None:
@@ -204,12 +113,12 @@ def test_a_finding_is_one_counted_alert_told_once_and_acknowledged_by_the_admin(
     while findings == 0:
         assert time.monotonic() < deadline, "the fraud limit never acted"
         n += 1
-        mo = world.send_mo(n)
+        mo = world.vote(n)
         assert mo.state is MoState.ROUTED, mo  # alert only: the message goes on
         findings += label in mo.controls
     for _ in range(2):
         n += 1
-        mo = world.send_mo(n)
+        mo = world.vote(n)
         assert mo.state is MoState.ROUTED and label in mo.controls, mo
         findings += 1
 
@@ -232,7 +141,7 @@ def test_a_finding_is_one_counted_alert_told_once_and_acknowledged_by_the_admin(
     assert acked.json()["count_at_acknowledgement"] == 3
 
     n += 1
-    assert label in world.send_mo(n).controls  # another finding after the acknowledgement
+    assert label in world.vote(n).controls  # another finding after the acknowledgement
     after = wait_for(
         lambda: (a := world.admin("GET", f"/admin/alerts/{alert_id}").json())["count"] == 4 and a, TIMEOUT_S
     )

@@ -17,42 +17,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
-import httpx
 import pytest
 
-from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
-from smsbilling.adapters.dynamodb_inbound import DynamoInboundStore
-from smsbilling.adapters.dynamodb_ledger import DynamoDbLedgerStore
-from smsbilling.adapters.dynamodb_mt import DynamoMtStore
-from smsbilling.adapters.dynamodb_traffic_counters import DynamoTrafficCounters
-from smsbilling.domain.entities import (
-    ApiKey,
-    BillingModel,
-    HandlerKind,
-    Operator,
-    OperatorLink,
-    Partner,
-    PartnerService,
-    PartnerStatus,
-    Protocol,
-    ServiceStatus,
-    ShortNumber,
-)
 from smsbilling.domain.ids import derived_id
-from smsbilling.domain.inbound import MoState, StoredMo
-from smsbilling.domain.ledger import TransferKind, transfer_id
-from smsbilling.domain.secrets import hash_token
+from smsbilling.domain.inbound import MoState
 from smsbilling.domain.traffic import HeldMessage, Window, window_start
-from smsbilling.logic.admin_auth import new_admin_key
-from smsbilling.logic.mo_processing import claim_prefix
 from smsbilling.logic.risk import otp_verified_hit
 from smsbilling.settings import RiskLimits
 from tests.conftest import Stack
-from tests.integration.billing_world import price_numbers
+from tests.integration.billing_world import TIMEOUT_S, UNREACHABLE_HANDLER, PartnerWorld, partner_world
 from tests.integration.test_operator_forms import wait_for
 from tests.integration.test_otp_api import otp_sms_text
 from tests.integration.traffic import STACK_RULES_CACHE_S
@@ -62,8 +36,6 @@ pytestmark = pytest.mark.localcloud
 PRICE = 150
 NUMBER, OTP_NUMBER = "7191", "7192"
 RANGE = "4477009003"
-LINK_TOKEN = "risk-link-token-0123456789"
-TIMEOUT_S = 90.0
 HOLD_FROM, REJECT_FROM = 40, 60
 STRICT = {
     "enabled": True,
@@ -81,66 +53,17 @@ STRICT = {
 }
 
 
-@dataclass
-class RiskWorld:
-    stack: Stack
-    suffix: str
-    admin_key: str
-    partner_key: str
-    link_id: str
-    partner_id: str
-    prefix: str
-    otp_service_id: str
-    http: httpx.Client  # a patient client: a loaded machine answers slowly, never wrongly
-
+class RiskWorld(PartnerWorld):
     @property
-    def _dynamodb(self) -> Any:
-        return self.stack.client("dynamodb")
+    def otp_service_id(self) -> str:
+        return self.services[1].service_id
 
-    @property
-    def entities(self) -> DynamoEntityStore:
-        return DynamoEntityStore(self._dynamodb, self.stack.outputs["EntitiesTableName"])
-
-    def admin(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.admin_key}"}
-        return self.http.request(method, path.lstrip("/"), json=body, headers=headers)
-
-    def send_mo(self, msisdn: str) -> str:
-        """One MO over the operator's HTTP link; a timed-out POST is sent again with the same operator
-        message id (intake maps it to the same MO: at most one message either way)."""
-        body = {
-            "operator_message_id": uuid.uuid4().hex,
-            "source": f"+{msisdn}",
-            "destination": NUMBER,
-            "text": f"{self.prefix} {msisdn[-2:]}",
-        }
-        headers = {"Authorization": f"Bearer {LINK_TOKEN}"}
-        for attempt in range(3):
-            try:
-                answer = self.http.post(f"operator/links/{self.link_id}/mo", json=body, headers=headers)
-                break
-            except httpx.TimeoutException:
-                if attempt == 2:
-                    raise
-        assert answer.status_code == 202, answer.text
-        return str(answer.json()["message_id"])
-
-    def settled(self, message_id: str) -> StoredMo:
-        store = DynamoInboundStore(self._dynamodb, self.stack.outputs["MessagesTableName"])
-
-        def done() -> StoredMo | None:
-            mo = store.get(message_id)
-            return mo if mo is not None and (mo.state.is_final or mo.state is MoState.HELD) else None
-
-        try:
-            mo: StoredMo = wait_for(done, TIMEOUT_S)
-        except AssertionError as error:
-            raise AssertionError(f"MO {message_id} not decided: {store.get(message_id)!r}") from error
-        return mo
+    def send_mo_from(self, msisdn: str) -> str:
+        """A premium MO from ``msisdn``, sent again if the POST times out (a loaded machine is slow)."""
+        return self.send_mo(f"{self.service.prefix} {msisdn[-2:]}", msisdn, attempts=3)
 
     def charged(self, message_id: str) -> bool:
-        ledger = DynamoDbLedgerStore(self.stack.outputs["LedgerTableName"], self._dynamodb)
-        return ledger.get_transfer(transfer_id(message_id, str(TransferKind.MO_CHARGE))) is not None
+        return self.mo_charge(message_id) is not None
 
 
 def _room_in(window_s: int, needed_s: int) -> None:
@@ -157,86 +80,33 @@ def _caches_read_again() -> None:
 @pytest.fixture(scope="module")
 def world(stack: Stack) -> Iterator[RiskWorld]:
     """A brand-new partner with a premium service (MO-billed) and an OTP service on an operator's
-    HTTP link, an admin key, and the strict policy in force (the one before restored afterwards)."""
-    suffix = uuid.uuid4().hex[:8]
-    operator_id, link_id, partner_id = f"op-rk-{suffix}", f"l-rk-{suffix}", f"p-rk-{suffix}"
-    prefix, plan_id = f"R{suffix[:6].upper()}", f"plan-rk-{suffix}"
-    entities = DynamoEntityStore(stack.client("dynamodb"), stack.outputs["EntitiesTableName"])
-    now = datetime.now(UTC)
-    admin, admin_key = new_admin_key(f"it-rk-{suffix}", "Risk-score tests", now)
-    entities.create(admin)
-    partner_key = f"sk_rk_{uuid.uuid4().hex}"
-    number = ShortNumber(
-        operator_id=operator_id, number=NUMBER, billing_model=BillingModel.MO, tariff_plan_id=plan_id
-    )
-    otp_number = ShortNumber(operator_id=operator_id, number=OTP_NUMBER, tariff_plan_id=plan_id)
-    service = PartnerService(
-        service_id=f"svc-rk-{suffix}",
-        partner_id=partner_id,
-        name="Premium quiz",
-        prefix=prefix,
-        short_numbers=(number.entity_id,),
-        handler_kind=HandlerKind.SMPP,  # delivered through the partner's outbox: no handler to run
-        smpp_system_id=f"rk{suffix[:6]}",
-        status=ServiceStatus.ACTIVE,
-    )
-    otp_service = PartnerService(
-        service_id=f"otp-rk-{suffix}",
-        partner_id=partner_id,
-        name="Acme",
-        prefix=f"O{suffix[:6].upper()}",
-        short_numbers=(otp_number.entity_id,),
-        handler_kind=HandlerKind.HTTP_POST_ASYNC,
-        handler_url="http://127.0.0.1:9/mo",
-        status=ServiceStatus.ACTIVE,
-        otp_enabled=True,
-    )
-    for entity in (
-        Operator(operator_id=operator_id, name="Risk Mobile", country_code="44", currency="GBP"),
-        OperatorLink(
-            link_id=link_id,
-            operator_id=operator_id,
-            protocol=Protocol.HTTP,
-            http_token_hash=hash_token(LINK_TOKEN),
-            mt_url="http://127.0.0.1:9/mt",
-        ),
-        number,
-        otp_number,
-        Partner(
-            partner_id=partner_id,
-            name="Brand-new partner",
-            email="new@example.com",
-            status=PartnerStatus.ACTIVE,
-            created_at=now,
-        ),
-        ApiKey(
-            key_hash=hash_token(partner_key), key_id=f"k-rk-{suffix}", partner_id=partner_id, created_at=now
-        ),
-        service,
-        otp_service,
-    ):
-        entities.put(entity)
-    claim_prefix(entities, service, number.entity_id)
-    price_numbers(
-        stack, plan_id=plan_id, partner_id=partner_id, operator_id=operator_id, numbers=[NUMBER], price=PRICE
-    )
-    http = httpx.Client(base_url=stack.cloud.api_base, timeout=90)
-    world = RiskWorld(
-        stack, suffix, admin_key, partner_key, link_id, partner_id, prefix, otp_service.service_id, http
-    )
-
-    before = world.admin("GET", "/admin/risk-policy")
-    assert before.status_code == 200, before.text
-    put = world.admin("PUT", "/admin/risk-policy", STRICT)
-    assert put.status_code == 200, put.text
-    _caches_read_again()
-    try:
-        yield world
-    finally:
-        restore = {key: before.json()[key] for key in ("enabled", "weights", "thresholds")}
-        assert world.admin("PUT", "/admin/risk-policy", restore).status_code == 200
-        http.close()
+    HTTP link, an admin key, and the strict policy in force (the one before restored afterwards).
+    Its client is patient: a loaded machine answers slowly, never wrongly."""
+    with partner_world(
+        stack,
+        RiskWorld,
+        tag="rk",
+        numbers=[NUMBER],
+        price=PRICE,
+        range_head=None,
+        demo_operator=False,
+        mt_url=f"{UNREACHABLE_HANDLER}/mt",
+        http_timeout_s=90,
+    ) as world:
+        world.add_service(smpp=True)  # delivered through the partner's outbox: no handler to run
+        world.add_number(OTP_NUMBER)
+        world.add_service(OTP_NUMBER, name="Acme", prefix=f"O{world.suffix[:6].upper()}", otp_enabled=True)
+        before = world.admin("GET", "/admin/risk-policy")
+        assert before.status_code == 200, before.text
+        put = world.admin("PUT", "/admin/risk-policy", STRICT)
+        assert put.status_code == 200, put.text
         _caches_read_again()
+        try:
+            yield world
+        finally:
+            restore = {key: before.json()[key] for key in ("enabled", "weights", "thresholds")}
+            assert world.admin("PUT", "/admin/risk-policy", restore).status_code == 200
+            _caches_read_again()
 
 
 def test_the_policy_reads_back_as_set(world: RiskWorld) -> None:
@@ -248,14 +118,15 @@ def test_the_policy_reads_back_as_set(world: RiskWorld) -> None:
 def test_a_pumping_run_for_a_new_partner_is_held_then_rejected_by_its_score(world: RiskWorld) -> None:
     _room_in(60, needed_s=55)  # the whole run in one minute window (a loaded machine is slow)
     # The first three, one after another: new partner only (30), routed and charged.
-    first = [world.settled(world.send_mo(f"{RANGE}{n:02d}")) for n in range(3)]
+    first = [world.decided_or_held(world.send_mo_from(f"{RANGE}{n:02d}")) for n in range(3)]
     for mo in first:
         assert (mo.state, mo.risk_score, mo.reason, mo.controls) == (MoState.ROUTED, 30, "", ()), mo
         assert mo.charged_amount == PRICE and world.charged(mo.message_id)
     # Then the pump: the rest of the range at once.
     with ThreadPoolExecutor(max_workers=4) as pool:
         pumped = [
-            world.settled(m) for m in pool.map(lambda n: world.send_mo(f"{RANGE}{n:02d}"), range(3, 20))
+            world.decided_or_held(m)
+            for m in pool.map(lambda n: world.send_mo_from(f"{RANGE}{n:02d}"), range(3, 20))
         ]
     run = first + pumped
     minutes = {window_start(Window.MINUTE, int(mo.received_at.timestamp())) for mo in run}
@@ -290,12 +161,12 @@ def test_a_pumping_run_for_a_new_partner_is_held_then_rejected_by_its_score(worl
         refused = world.admin("POST", f"/admin/held/{mo.message_id}/reject", {"note": "pumping"})
         assert refused.status_code == 200, refused.text
     for mo in held:
-        assert world.settled(mo.message_id).state is MoState.REJECTED
+        assert world.decided_or_held(mo.message_id).state is MoState.REJECTED
         assert not world.charged(mo.message_id)
 
 
 def test_an_otp_mt_is_scored_and_a_verified_code_is_counted(world: RiskWorld) -> None:
-    headers = {"Authorization": f"Bearer {world.partner_key}"}
+    headers = {"Authorization": f"Bearer {world.key}"}
     msisdn = f"4477008{uuid.uuid4().int % 100_000:05d}"
     sent = world.http.post(
         "v1/otp", json={"service_id": world.otp_service_id, "msisdn": msisdn}, headers=headers
@@ -305,11 +176,10 @@ def test_an_otp_mt_is_scored_and_a_verified_code_is_counted(world: RiskWorld) ->
     mt_id = derived_id("otp", otp_id)
     code = otp_sms_text(world.stack, mt_id, timeout_s=TIMEOUT_S).split("code is ")[1].split(".")[0]
 
-    mts = DynamoMtStore(world._dynamodb, world.stack.outputs["MessagesTableName"])
-    record = wait_for(lambda: mts.get(mt_id), TIMEOUT_S)
+    record = wait_for(lambda: world.mts.get(mt_id), TIMEOUT_S)
     assert record.risk_score == 30, record  # new partner only: one code, one number of its range
 
-    counters = DynamoTrafficCounters(world._dynamodb, world.stack.outputs["CountersTableName"])
+    counters = world.counters
     hit = otp_verified_hit(world.partner_id, RiskLimits())
     at_s = int(time.time())
     assert counters.totals([hit], at_s=at_s) == [0]
