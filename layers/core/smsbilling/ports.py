@@ -17,7 +17,7 @@ suite: ``tests/contract/test_mt_store_contract.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -28,6 +28,7 @@ from smsbilling.contracts import MtPurpose
 from smsbilling.domain.accounts import Account, AccountSpec
 from smsbilling.domain.dlr import DlrStatus
 from smsbilling.domain.entities import BillingModel
+from smsbilling.domain.handler_protocol import RawResponse
 from smsbilling.domain.ledger import Balance, LedgerError, Leg, PostResult, StoredTransfer, Transfer
 from smsbilling.domain.mt import Mt
 from smsbilling.domain.outbox import OutboxItem
@@ -267,6 +268,28 @@ class OperatorAnswer(BaseModel):
     operator_message_id: str | None = None
     error: str = Field(default="", max_length=200)
     permanent: bool = True  # refused: False means "try again later" (5xx, 408, 429, no answer)
+
+
+class HttpClient(Protocol):
+    """One bounded HTTP exchange (``adapters.http_delivery.UrllibHandlerClient``): partner handlers,
+    status callbacks, operator MT links and HLR providers all go through it."""
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        timeout_s: float,
+        body_bytes_max: int,
+    ) -> RawResponse:
+        """One HTTP exchange, redirects not followed, within ``timeout_s`` in total.
+
+        The returned body holds at most ``body_bytes_max + 1`` bytes (one more than the limit, so
+        the caller can tell an over-long body). No response at all: TransportError.
+        """
+        ...
 
 
 class OperatorClient(Protocol):

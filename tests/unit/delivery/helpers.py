@@ -1,4 +1,4 @@
-"""Shared builders and the in-memory HandlerClient fake for the delivery tests."""
+"""Shared builders and the in-memory HttpClient fake for the delivery tests."""
 
 from __future__ import annotations
 

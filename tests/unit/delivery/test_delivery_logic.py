@@ -1,4 +1,4 @@
-"""deliver_mo over the HandlerClient port, with the in-memory fake."""
+"""deliver_mo over the HttpClient port, with the in-memory fake."""
 
 from __future__ import annotations
 

@@ -34,15 +34,15 @@ non-2xx, no answer in time, not JSON, no status field, too large    provider fai
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, Final, Protocol
+from typing import Any, Final
 from urllib.parse import quote
 
 from pydantic import SecretStr
 
 from smsbilling.adapters.http_delivery import UrllibHandlerClient
-from smsbilling.domain.handler_protocol import RawResponse, TransportError
+from smsbilling.domain.handler_protocol import TransportError
 from smsbilling.logic.hlr import HlrResult, HlrStatus, clean_error
+from smsbilling.ports import HttpClient
 from smsbilling.settings import TrafficLimits
 
 USER_AGENT: Final = "smsbilling-hlr/1"
@@ -54,19 +54,6 @@ _UNREACHABLE: Final = frozenset(
 )
 _ABSENT: Final = frozenset({"absent", "absent_subscriber"})
 _FAILED: Final = frozenset({"failed", "error", "rejected"})
-
-
-class Transport(Protocol):
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        timeout_s: float,
-        body_bytes_max: int,
-    ) -> RawResponse: ...
 
 
 def read_answer(status: int, body: bytes) -> HlrResult:
@@ -133,7 +120,7 @@ class HttpHlrProvider:
         *,
         timeout_s: float,
         body_bytes_max: int,
-        transport: Transport | None = None,
+        transport: HttpClient | None = None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError("the HLR URL must be http:// or https://")
@@ -141,10 +128,10 @@ class HttpHlrProvider:
         self._token = token
         self._timeout_s = timeout_s
         self._body_bytes_max = body_bytes_max
-        self._transport: Transport = transport if transport is not None else UrllibHandlerClient()
+        self._transport: HttpClient = transport if transport is not None else UrllibHandlerClient()
 
     @classmethod
-    def from_limits(cls, limits: TrafficLimits, transport: Transport | None = None) -> HttpHlrProvider:
+    def from_limits(cls, limits: TrafficLimits, transport: HttpClient | None = None) -> HttpHlrProvider:
         return cls(
             limits.hlr_url,
             limits.hlr_token,

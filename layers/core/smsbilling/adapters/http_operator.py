@@ -23,30 +23,15 @@ we cannot prove was delivered).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Protocol
 
 from smsbilling.adapters.http_delivery import UrllibHandlerClient
 from smsbilling.domain.dlr import OPERATOR_ID_CHARS_MAX
-from smsbilling.domain.handler_protocol import RawResponse, Reason, TransportError
-from smsbilling.ports import OperatorAnswer, OperatorPart
+from smsbilling.domain.handler_protocol import Reason, TransportError
+from smsbilling.ports import HttpClient, OperatorAnswer, OperatorPart
 from smsbilling.settings import OperatorMtLimits
 
 USER_AGENT = "smsbilling-mt/1"
 _RETRYABLE_STATUSES = frozenset({408, 429})
-
-
-class Transport(Protocol):
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        timeout_s: float,
-        body_bytes_max: int,
-    ) -> RawResponse: ...
 
 
 def request_body(part: OperatorPart) -> bytes:
@@ -78,9 +63,9 @@ def _operator_id(body: bytes) -> str | None:
 
 
 class HttpOperatorClient:
-    def __init__(self, limits: OperatorMtLimits, transport: Transport | None = None) -> None:
+    def __init__(self, limits: OperatorMtLimits, transport: HttpClient | None = None) -> None:
         self._limits = limits
-        self._transport: Transport = transport if transport is not None else UrllibHandlerClient()
+        self._transport: HttpClient = transport if transport is not None else UrllibHandlerClient()
 
     def submit(self, url: str, token: str | None, part: OperatorPart) -> OperatorAnswer:
         headers = {

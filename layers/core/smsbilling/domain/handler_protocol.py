@@ -147,7 +147,7 @@ class Billing(StrEnum):
 
 
 class TransportError(Exception):
-    """Raised by a HandlerClient when no HTTP response came back (or the URL was refused)."""
+    """Raised by an HttpClient (ports.py) when no HTTP response came back (or the URL was refused)."""
 
     def __init__(self, reason: Reason, detail: str = "") -> None:
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)

@@ -39,7 +39,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random as _random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Protocol
@@ -52,7 +52,6 @@ from smsbilling.domain.handler_protocol import (
     DeliveryResult,
     Finished,
     Outcome,
-    RawResponse,
     Reason,
     RetryLater,
     TransportError,
@@ -64,7 +63,15 @@ from smsbilling.domain.outbox import OutboxItem, OutboxKind
 from smsbilling.domain.signing import SIGNATURE_HEADER, SignatureError, sign
 from smsbilling.domain.sms_credits import accepted_parts
 from smsbilling.logic.mt_sending import MtConfigurationError, MtNotFound, MtWriteConflict, ms, update_record
-from smsbilling.ports import MtOrigin, MtRecord, MtStore, NotifyOutcome, OutboxStore, WaitingReceipt
+from smsbilling.ports import (
+    HttpClient,
+    MtOrigin,
+    MtRecord,
+    MtStore,
+    NotifyOutcome,
+    OutboxStore,
+    WaitingReceipt,
+)
 from smsbilling.settings import MessageLimits, PartnerDeliveryLimits
 
 MtQueueEvent = SubmitResult | DlrReceived | NotifyMtStatus
@@ -91,21 +98,6 @@ class MtBilling(Protocol):
     def cancel_mt(self, message_id: str, partner_id: str) -> PostResult | None: ...
 
     def settle_credits(self, message_id: str, *, parts: int, accepted: int) -> PostResult | None: ...
-
-
-class CallbackClient(Protocol):
-    """One bounded HTTP exchange (``adapters.http_delivery.UrllibHandlerClient``)."""
-
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        timeout_s: float,
-        body_bytes_max: int,
-    ) -> RawResponse: ...
 
 
 class NotifyPublisher(Protocol):
@@ -167,7 +159,7 @@ class MtEventsProcessor:
     store: MtStore
     entities: EntityReader
     billing: MtBilling
-    callbacks: CallbackClient
+    callbacks: HttpClient
     outbox: OutboxStore
     events: NotifyPublisher
     limits: MessageLimits

@@ -1,4 +1,4 @@
-"""Delivering an MO to a partner's HTTP handler: one attempt over the :class:`HandlerClient` port.
+"""Delivering an MO to a partner's HTTP handler: one attempt over the :class:`HttpClient` port.
 
 :func:`deliver_mo` builds the signed request (pure), sends it through the port and classifies
 what came back (pure). It never sleeps and never loops: a retry is the caller's next invocation,
@@ -12,9 +12,8 @@ raises nothing for any handler behaviour or configuration: every outcome is a ``
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from smsbilling.domain.entities import HandlerKind, PartnerService
 from smsbilling.domain.handler_protocol import (
@@ -22,7 +21,6 @@ from smsbilling.domain.handler_protocol import (
     HandlerMo,
     HandlerUrlError,
     Outcome,
-    RawResponse,
     Reason,
     TransportError,
     build_request,
@@ -30,26 +28,8 @@ from smsbilling.domain.handler_protocol import (
     transport_failure,
 )
 from smsbilling.domain.signing import SignatureError
+from smsbilling.ports import HttpClient
 from smsbilling.settings import PartnerDeliveryLimits
-
-
-class HandlerClient(Protocol):
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        timeout_s: float,
-        body_bytes_max: int,
-    ) -> RawResponse:
-        """One HTTP exchange, redirects not followed, within ``timeout_s`` in total.
-
-        The returned body holds at most ``body_bytes_max + 1`` bytes (one more than the limit, so
-        the caller can tell an over-long body). No response at all: TransportError.
-        """
-        ...
 
 
 @dataclass(frozen=True)
@@ -67,7 +47,7 @@ class DeliveryRequest:
 def deliver_mo(
     request: DeliveryRequest,
     *,
-    client: HandlerClient,
+    client: HttpClient,
     secrets: Sequence[str],
     now: int,
     limits: PartnerDeliveryLimits,

@@ -60,8 +60,8 @@ from smsbilling.domain.outbox import OutboxItem, OutboxKind
 from smsbilling.domain.text.coding import DATA_CODING, encode_text
 from smsbilling.domain.text.segments import choose_alphabet
 from smsbilling.logic.mo_intake import EntityReader
-from smsbilling.logic.partner_delivery import DeliveryRequest, HandlerClient, deliver_mo
-from smsbilling.ports import OutboxStore
+from smsbilling.logic.partner_delivery import DeliveryRequest, deliver_mo
+from smsbilling.ports import HttpClient, OutboxStore
 from smsbilling.settings import PartnerDeliveryLimits
 
 _LEASE_MARGIN_S = 5.0  # a call's lease: the request timeout plus this (the function's own overhead)
@@ -180,7 +180,7 @@ class PartnerDispatcher:
     outbox: OutboxStore
     events: DispatchEvents
     dead_letters: DeadLetters
-    client: HandlerClient
+    client: HttpClient
     limits: PartnerDeliveryLimits
     random: Callable[[], float] = field(default=_random.random)
 
