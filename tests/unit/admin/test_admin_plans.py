@@ -77,6 +77,7 @@ def test_an_individual_plan_wins_for_its_partner_only(world: AdminWorld) -> None
     [
         (plan(effective_from="2026-11-22T11:00:00Z"), "effective_from"),  # an hour ago: retroactive
         (plan(effective_from="2026-11-22T12:00:00"), "effective_from"),  # no time zone
+        (plan(effective_from="0093-01-01T00:00:00Z"), "effective_from"),  # before the epoch: not a 500
         (plan(partner_id="nobody"), "partner_id"),
         (plan(numbers=[plan()["numbers"][0] | {"short_number": "9999"}]), "numbers.0"),
         (plan(currency="EUR"), "numbers.0.operator_id"),  # op1 bills in GBP

@@ -7,12 +7,12 @@ created whole and never edited; ``PATCH`` can only set or move its end.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from smsbilling.domain.tariff import StepBasis
 from smsbilling.domain.tariff_records import (
@@ -29,6 +29,16 @@ from smsbilling.web.admin.deps import deps
 router = Router()  # type: ignore[no-untyped-call]
 
 PlanId = Annotated[str, Path(pattern=ID_PATTERN, description=ID_DESCRIPTION)]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _after_epoch(at: datetime) -> datetime:
+    if at < _EPOCH:
+        raise ValueError("must be after 1970-01-01T00:00:00Z")  # stored as epoch milliseconds
+    return at
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_after_epoch)]
 
 
 class PlanCreate(BaseModel):
@@ -37,10 +47,10 @@ class PlanCreate(BaseModel):
     plan_id: str = Field(pattern=ID_PATTERN, description=ID_DESCRIPTION)
     partner_id: str | None = Field(default=None, max_length=64, description="an individual plan's partner")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    effective_from: AwareDatetime | None = Field(
+    effective_from: Instant | None = Field(
         default=None, description="UTC; default now. Not in the past: plans never change retroactively"
     )
-    effective_to: AwareDatetime | None = Field(default=None, description="exclusive; null: open-ended")
+    effective_to: Instant | None = Field(default=None, description="exclusive; null: open-ended")
     numbers: tuple[NumberTariffRecord, ...] = Field(min_length=1, max_length=1000)
     step_basis: StepBasis = StepBasis.COUNT
     steps: tuple[StepRecord, ...] = Field(
@@ -53,7 +63,7 @@ class PlanCreate(BaseModel):
 class PlanEnd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    effective_to: AwareDatetime = Field(description="when the plan stops applying (UTC, not in the past)")
+    effective_to: Instant = Field(description="when the plan stops applying (UTC, not in the past)")
 
 
 class PlanView(BaseModel):
