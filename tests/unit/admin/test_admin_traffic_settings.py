@@ -1,7 +1,8 @@
-"""A partner's destinations and message limits, and premium ranges, through the admin API.
+"""A partner's destinations, message and request limits, and premium ranges, through the admin API.
 
-What the admin sets is what the partner API's send and the traffic guard's country control read:
-the tests end by asking those readers (logic/countries.py, logic/send_limits.py).
+What the admin sets is what the partner API's send, its request limits and the traffic guard's
+country control read: the tests end by asking those readers (logic/countries.py,
+logic/send_limits.py, logic/partner_limits.py).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from smsbilling.domain.entities import Operator
 from smsbilling.domain.send_limits import PartnerSendLimits
 from smsbilling.domain.traffic import PartnerTrafficSettings
 from smsbilling.logic.countries import destination_rules
+from smsbilling.logic.partner_limits import PartnerLimitsCache
 from smsbilling.logic.send_limits import partner_rates
-from smsbilling.settings import SmsSendLimits
+from smsbilling.settings import ApiLimits, SmsSendLimits
 
 from .world import PARTNER_KEY, AdminWorld, Answer
 
@@ -148,7 +150,68 @@ def test_send_limits_override_the_platform_defaults(world: AdminWorld) -> None:
     assert (rates.per_s_max, rates.per_min_max) == (2, 5)
     assert put(world, "/admin/partners/p1/send-limits", {"messages_per_s_max": 0}).status == 422
     (audit,) = [e for e in world.audit() if e["action"] == "partner_send_limits.set"]
-    assert audit["changes"] == {"messages_per_s_max": 2, "messages_per_min_max": 5}
+    assert audit["changes"] == {
+        "messages_per_s_max": 2,
+        "messages_per_min_max": 5,
+        "requests_per_s_max": None,
+        "requests_per_min_max": None,
+    }
+
+
+def test_request_limits_override_the_platform_defaults_for_one_partner(world: AdminWorld) -> None:
+    api = ApiLimits()
+    fresh = world.get("/admin/partners/p1/send-limits").json
+    assert (fresh["requests_per_s_max"], fresh["requests_per_min_max"], fresh["updated_at"]) == (
+        None,
+        None,
+        None,
+    )
+    assert (fresh["requests_per_s_in_force"], fresh["requests_per_min_in_force"]) == (
+        api.partner_requests_per_s_max,
+        api.partner_requests_per_min_max,
+    )
+    reader = PartnerLimitsCache(world.entities, ttl_s=0)  # what the partner API's conventions read
+    assert reader.request_rates("p1", api) == reader.request_rates("p2", api)
+
+    body = {"messages_per_s_max": 7, "requests_per_s_max": 4, "requests_per_min_max": 90}
+    done = put(world, "/admin/partners/p1/send-limits", body)
+    assert done.status == 200, done
+    assert (done.json["requests_per_s_max"], done.json["requests_per_min_max"]) == (4, 90)
+    assert (done.json["requests_per_s_in_force"], done.json["requests_per_min_in_force"]) == (4, 90)
+    assert (done.json["messages_per_s_max"], done.json["per_s_in_force"]) == (7, 7)
+    assert world.get("/admin/partners/p1/send-limits").json == done.json
+    rates = reader.request_rates("p1", api)
+    assert (rates.per_s_max, rates.per_min_max) == (4, 90)
+    other = reader.request_rates("p2", api)
+    assert (other.per_s_max, other.per_min_max) == (
+        api.partner_requests_per_s_max,
+        api.partner_requests_per_min_max,
+    )
+    (audit,) = [e for e in world.audit() if e["action"] == "partner_send_limits.set"]
+    assert audit["changes"] == {
+        "messages_per_s_max": 7,
+        "messages_per_min_max": None,
+        "requests_per_s_max": 4,
+        "requests_per_min_max": 90,
+    }
+
+    # only the per-minute limit set: the per-second one in force is the default, here above it
+    low = put(world, "/admin/partners/p1/send-limits", {"requests_per_min_max": 50})
+    assert low.status == 422 and low.json["errors"][0]["field"] == "requests_per_s_max", low
+    assert put(world, "/admin/partners/p1/send-limits", {"requests_per_s_max": 0}).status == 422
+    assert put(world, "/admin/partners/p1/send-limits", {"requests_per_hour_max": 5}).status == 422
+    assert reader.request_rates("p1", api).per_s_max == 4  # nothing refused was stored
+
+    # PUT is the whole setting: what is left out goes back to the default
+    again = put(world, "/admin/partners/p1/send-limits", {"requests_per_min_max": 500})
+    assert again.status == 200, again
+    assert (again.json["requests_per_s_max"], again.json["requests_per_s_in_force"]) == (
+        None,
+        api.partner_requests_per_s_max,
+    )
+    assert (again.json["messages_per_s_max"], again.json["requests_per_min_in_force"]) == (None, 500)
+    stored = world.entities.get(PartnerSendLimits, "p1")
+    assert stored is not None and (stored.requests_per_s_max, stored.requests_per_min_max) == (None, 500)
 
 
 def test_what_the_admin_sets_is_what_the_destination_rules_read(world: AdminWorld) -> None:

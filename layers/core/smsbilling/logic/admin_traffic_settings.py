@@ -3,8 +3,10 @@
 **Traffic settings** (:class:`PartnerTrafficSettings`): the countries a partner's MTs may go to
 (``None``: the platform's operators' countries), the premium ranges it may send to anyway, and the
 HLR switch. Set whole (PUT); countries must be whole E.164 calling codes, allowed ranges must be
-listed :class:`PremiumRange` s. **Message limits** (:class:`PartnerSendLimits`): per second and per
-minute, ``None`` keeping the platform's default. **Premium ranges**: E.164 prefixes, created once,
+listed :class:`PremiumRange` s. **Send limits** (:class:`PartnerSendLimits`): messages through the
+partner API's sends, and API requests over all the partner's keys, each per second and per minute,
+``None`` keeping the platform's default; set whole, and a per-second limit in force may not exceed
+the per-minute one. **Premium ranges**: E.164 prefixes, created once,
 their note changed, deleted (a partner's allowance of a deleted range then allows nothing more).
 Every change is audited (logic/admin_common.record).
 """
@@ -22,7 +24,13 @@ from smsbilling.domain.countries import (
     is_country_code,
 )
 from smsbilling.domain.entities import Partner
-from smsbilling.domain.send_limits import MessageRates, PartnerSendLimits, message_rates
+from smsbilling.domain.send_limits import (
+    MessageRates,
+    PartnerSendLimits,
+    RequestRates,
+    message_rates,
+    request_rates,
+)
 from smsbilling.domain.traffic import PartnerTrafficSettings
 from smsbilling.logic.admin_common import (
     AdminCall,
@@ -35,7 +43,7 @@ from smsbilling.logic.admin_common import (
     record,
 )
 from smsbilling.logic.countries import PREMIUM_LISTING
-from smsbilling.settings import SmsSendLimits
+from smsbilling.settings import ApiLimits, SmsSendLimits
 
 _FORMATTING = str.maketrans("", "", " +-.()")
 
@@ -97,41 +105,58 @@ def _countries(codes: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted({code.lstrip("+") for code in codes}, key=lambda c: (len(c), c)))
 
 
-# --- message limits --------------------------------------------------------------------------------------
+# --- send limits (messages and API requests) -------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class SendLimitsState:
-    limits: PartnerSendLimits
+    limits: PartnerSendLimits  # as stored, or all None when none is
     in_force: MessageRates
+    requests_in_force: RequestRates
 
 
-def send_limits(store: AdminStore, partner_id: str, defaults: SmsSendLimits) -> SendLimitsState:
+def _state(limits: PartnerSendLimits, sms: SmsSendLimits, api: ApiLimits) -> SendLimitsState:
+    return SendLimitsState(limits, message_rates(sms, limits), request_rates(api, limits))
+
+
+def send_limits(store: AdminStore, partner_id: str, sms: SmsSendLimits, api: ApiLimits) -> SendLimitsState:
     must_get(store, Partner, partner_id, "partner")
     limits = store.get(PartnerSendLimits, partner_id) or PartnerSendLimits(partner_id=partner_id)
-    return SendLimitsState(limits, message_rates(defaults, limits))
+    return _state(limits, sms, api)
 
 
 def set_send_limits(
     store: AdminStore,
     call: AdminCall,
     partner_id: str,
-    defaults: SmsSendLimits,
+    sms: SmsSendLimits,
+    api: ApiLimits,
     *,
     per_s_max: int | None,
     per_min_max: int | None,
+    requests_per_s_max: int | None = None,
+    requests_per_min_max: int | None = None,
 ) -> SendLimitsState:
+    """Replace the partner's limits (``None``: the default); the API's request limits reach the
+    partner API within ``traffic.rules_cache_s`` (logic/partner_limits.py)."""
     must_get(store, Partner, partner_id, "partner")
     limits = PartnerSendLimits(
         partner_id=partner_id,
         messages_per_s_max=per_s_max,
         messages_per_min_max=per_min_max,
+        requests_per_s_max=requests_per_s_max,
+        requests_per_min_max=requests_per_min_max,
         updated_at=call.now,
     )
-    in_force = message_rates(defaults, limits)
-    if in_force.per_s_max > in_force.per_min_max:
+    state = _state(limits, sms, api)
+    if state.in_force.per_s_max > state.in_force.per_min_max:
         raise Invalid(
-            "messages_per_s_max", f"more than the {in_force.per_min_max} messages per minute in force"
+            "messages_per_s_max", f"more than the {state.in_force.per_min_max} messages per minute in force"
+        )
+    if state.requests_in_force.per_s_max > state.requests_in_force.per_min_max:
+        raise Invalid(
+            "requests_per_s_max",
+            f"more than the {state.requests_in_force.per_min_max} requests per minute in force",
         )
     store.put(limits)
     record(
@@ -139,9 +164,14 @@ def set_send_limits(
         call,
         "partner_send_limits.set",
         limits,
-        {"messages_per_s_max": per_s_max, "messages_per_min_max": per_min_max},
+        {
+            "messages_per_s_max": per_s_max,
+            "messages_per_min_max": per_min_max,
+            "requests_per_s_max": requests_per_s_max,
+            "requests_per_min_max": requests_per_min_max,
+        },
     )
-    return SendLimitsState(limits, in_force)
+    return state
 
 
 # --- premium ranges --------------------------------------------------------------------------------------

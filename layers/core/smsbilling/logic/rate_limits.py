@@ -8,9 +8,11 @@ stays refused until the window ends); a request over either limit gets 429 ``rat
 up to twice a limit across a window boundary; API Gateway's own throttling (template ``Api``)
 bounds the whole stage.
 
-A partner's requests over all its keys have their own two windows (``partner_requests_per_s_max``,
-``partner_requests_per_min_max``; :func:`check_partner_rate`), counted for each request its key's
-limits let through (docs/traffic/rate-limits-and-countries.md).
+A partner's requests over all its keys have their own two windows (:func:`check_partner_rate`),
+counted for each request its key's limits let through: ``partner_requests_per_s_max`` /
+``partner_requests_per_min_max``, or the partner's own limits where the admin set them
+(``PartnerSendLimits.requests_per_s_max`` / ``_per_min_max``, read through
+logic/partner_limits.py; docs/traffic/rate-limits-and-countries.md).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
+from smsbilling.domain.send_limits import RequestRates
 from smsbilling.settings import ApiLimits
 
 
@@ -49,16 +52,11 @@ def check_rate(counter: RateCounter, key: str, *, now: datetime, limits: ApiLimi
 
 
 def check_partner_rate(
-    counter: RateCounter, partner_id: str, *, now: datetime, limits: ApiLimits
+    counter: RateCounter, partner_id: str, *, now: datetime, rates: RequestRates
 ) -> RateDecision:
-    """The partner's windows over all its keys (counter key ``partner:<id>``)."""
-    return _check(
-        counter,
-        f"partner:{partner_id}",
-        now,
-        limits.partner_requests_per_s_max,
-        limits.partner_requests_per_min_max,
-    )
+    """The partner's windows over all its keys (counter key ``partner:<id>``), at ``rates``: the
+    limits in force for it (domain/send_limits.py :func:`~smsbilling.domain.send_limits.request_rates`)."""
+    return _check(counter, f"partner:{partner_id}", now, rates.per_s_max, rates.per_min_max)
 
 
 def _check(counter: RateCounter, key: str, now: datetime, per_s_max: int, per_min_max: int) -> RateDecision:

@@ -3,7 +3,9 @@
 ``install_api_conventions(app, caller=...)`` adds the problem handlers (web/problems.py, unless
 the app has them) and two global Powertools middlewares, in this order:
 
-1. **rate limits** (logic/rate_limits.py): a request of a known caller is counted per credential;
+1. **rate limits** (logic/rate_limits.py): a request of a known caller is counted per credential,
+   and a partner's also over all its keys, at the partner's own limits where the admin set them
+   (``ConventionDeps.partner_limits``, logic/partner_limits.py: cached, never read per request);
    over a limit it is answered 429 ``rate_limited`` with ``Retry-After``, before anything runs;
 2. **idempotency** (logic/idempotency.py): a POST, PUT, PATCH or DELETE of a known caller with
    ``Idempotency-Key`` claims the key, runs, and keeps the answer; a repeat is replayed with
@@ -19,8 +21,9 @@ partner API's (its API key); the admin API passes its own.
 
 Failure policy: a caller that cannot be resolved (the entities table is down) passes through (the
 route authenticates again and fails the same way); counters that cannot be reached let the
-request through (API Gateway throttling still bounds the stage); an idempotency store that cannot
-be reached answers 503, since running a write without its claim could do it twice.
+request through (API Gateway throttling still bounds the stage); a partner's limits that cannot be
+read are the last ones read, else the platform's (the request is still counted); an idempotency
+store that cannot be reached answers 503, since running a write without its claim could do it twice.
 
 Powertools runs request validation *before* global middlewares: a request whose body or path
 parameters fail validation is answered 422 by it and is neither counted nor stored.
@@ -48,9 +51,11 @@ from smsbilling.adapters import aws
 from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
 from smsbilling.adapters.dynamodb_idempotency import DynamoIdempotencyStore
 from smsbilling.adapters.dynamodb_rate_counter import DynamoRateCounter
+from smsbilling.domain.send_limits import RequestRates, request_rates
 from smsbilling.logic import idempotency as idem
 from smsbilling.logic.api_auth import NotAuthenticated, api_key_from_headers, authenticate
 from smsbilling.logic.mo_intake import EntityReader
+from smsbilling.logic.partner_limits import PartnerLimitsCache, PartnerRequestLimits
 from smsbilling.logic.rate_limits import RateCounter, check_partner_rate, check_rate
 from smsbilling.settings import ApiLimits, load_settings
 from smsbilling.web.problems import PROBLEM_JSON, ApiProblem, install_problem_handlers, problem
@@ -86,6 +91,8 @@ class ConventionDeps:
     counter: RateCounter
     limits: ApiLimits
     clock: Callable[[], datetime] = field(default=_utc_now)
+    # each partner's own request limits (a cache over the entities); None: the settings' for all
+    partner_limits: PartnerRequestLimits | None = None
 
 
 @cache
@@ -96,6 +103,9 @@ def deployed_deps() -> ConventionDeps:
         idempotency=DynamoIdempotencyStore(client, settings.tables.idempotency),
         counter=DynamoRateCounter(client, settings.tables.counters),
         limits=settings.api,
+        partner_limits=PartnerLimitsCache(
+            DynamoEntityStore(client, settings.tables.entities), ttl_s=settings.traffic.rules_cache_s
+        ),
     )
 
 
@@ -178,7 +188,8 @@ class ApiConventions:
             now = deps.clock()
             decision = check_rate(deps.counter, caller.rate_key, now=now, limits=deps.limits)
             if decision.allowed and caller.partner_id is not None:
-                decision = check_partner_rate(deps.counter, caller.partner_id, now=now, limits=deps.limits)
+                rates = _partner_rates(deps, caller.partner_id)
+                decision = check_partner_rate(deps.counter, caller.partner_id, now=now, rates=rates)
                 whose = "from your account (all its API keys)"
         except Exception as error:  # counters down: let it through rather than refuse everyone
             logger.warning("rate counters unavailable", extra={"error": type(error).__name__})
@@ -298,6 +309,12 @@ def install_api_conventions(
 
 
 # --- helpers -----------------------------------------------------------------------------------------
+
+
+def _partner_rates(deps: ConventionDeps, partner_id: str) -> RequestRates:
+    if deps.partner_limits is None:
+        return request_rates(deps.limits, None)
+    return deps.partner_limits.request_rates(partner_id, deps.limits)
 
 
 def _headers(router: BaseRouter) -> dict[str, str]:

@@ -1,9 +1,11 @@
-"""Admin API: a partner's destinations and message limits, and the premium-rate ranges.
+"""Admin API: a partner's destinations, message and request limits, and the premium-rate ranges.
 
 ``GET``/``PUT /admin/partners/{partner_id}/traffic``: the countries the partner's MTs may go to
 (``null``: the operators' countries), the premium ranges it may send to anyway, the HLR switch.
 ``GET``/``PUT /admin/partners/{partner_id}/send-limits``: its messages per second and per minute
-through the partner API (``null``: the platform's default). ``/admin/premium-ranges``: E.164
+through the partner API's sends, and its API requests per second and per minute over all its keys
+(``null``: the platform's default; the partner API picks a change up within
+``traffic.rules_cache_s``). ``/admin/premium-ranges``: E.164
 prefixes of premium-rate numbers, refused to every partner not allowed them
 (logic/admin_traffic_settings.py, docs/traffic/rate-limits-and-countries.md).
 """
@@ -103,50 +105,65 @@ def put_traffic(partner_id: PartnerId, body: Annotated[TrafficSettingsPut, Body(
     return traffic_view(state)
 
 
-# --- message limits --------------------------------------------------------------------------------------
+# --- send limits (messages and API requests) -------------------------------------------------------------
+
+_DEFAULT = "null: the platform's default"
 
 
 class SendLimitsPut(_Input):
-    messages_per_s_max: int | None = Field(default=None, ge=1, le=100_000, description="null: the default")
-    messages_per_min_max: int | None = Field(
-        default=None, ge=1, le=6_000_000, description="null: the default"
+    messages_per_s_max: int | None = Field(default=None, ge=1, le=100_000, description=_DEFAULT)
+    messages_per_min_max: int | None = Field(default=None, ge=1, le=6_000_000, description=_DEFAULT)
+    requests_per_s_max: int | None = Field(
+        default=None, ge=1, le=100_000, description=f"API requests over all its keys; {_DEFAULT}"
+    )
+    requests_per_min_max: int | None = Field(
+        default=None, ge=1, le=6_000_000, description=f"API requests over all its keys; {_DEFAULT}"
     )
 
 
 class SendLimitsView(BaseModel):
     partner_id: str
-    messages_per_s_max: int | None = Field(description="as set; null: the platform's default")
-    messages_per_min_max: int | None = Field(description="as set; null: the platform's default")
-    per_s_in_force: int
-    per_min_in_force: int
-    updated_at: datetime | None
+    messages_per_s_max: int | None = Field(description=f"as set; {_DEFAULT}")
+    messages_per_min_max: int | None = Field(description=f"as set; {_DEFAULT}")
+    per_s_in_force: int = Field(description="messages per second in force")
+    per_min_in_force: int = Field(description="messages per minute in force")
+    requests_per_s_max: int | None = Field(description=f"as set; {_DEFAULT}")
+    requests_per_min_max: int | None = Field(description=f"as set; {_DEFAULT}")
+    requests_per_s_in_force: int = Field(description="API requests per second in force (all its keys)")
+    requests_per_min_in_force: int = Field(description="API requests per minute in force (all its keys)")
+    updated_at: datetime | None = Field(description="null: never set (the platform's defaults)")
 
 
 def limits_view(state: logic.SendLimitsState) -> SendLimitsView:
+    limits = state.limits
     return SendLimitsView(
-        partner_id=state.limits.partner_id,
-        messages_per_s_max=state.limits.messages_per_s_max,
-        messages_per_min_max=state.limits.messages_per_min_max,
+        partner_id=limits.partner_id,
+        messages_per_s_max=limits.messages_per_s_max,
+        messages_per_min_max=limits.messages_per_min_max,
         per_s_in_force=state.in_force.per_s_max,
         per_min_in_force=state.in_force.per_min_max,
-        updated_at=state.limits.updated_at,
+        requests_per_s_max=limits.requests_per_s_max,
+        requests_per_min_max=limits.requests_per_min_max,
+        requests_per_s_in_force=state.requests_in_force.per_s_max,
+        requests_per_min_in_force=state.requests_in_force.per_min_max,
+        updated_at=limits.updated_at,
     )
 
 
 @router.get(
     "/admin/partners/<partner_id>/send-limits",
-    summary="Get a partner's message limits",
+    summary="Get a partner's message and API request limits",
     tags=["traffic control"],
 )
 def get_send_limits(partner_id: PartnerId) -> SendLimitsView:
     admin_call(router)
     with admin_errors():
-        return limits_view(logic.send_limits(deps().entities, partner_id, deps().sms))
+        return limits_view(logic.send_limits(deps().entities, partner_id, deps().sms, deps().api))
 
 
 @router.put(
     "/admin/partners/<partner_id>/send-limits",
-    summary="Set a partner's message limits (null: the platform's default)",
+    summary="Set a partner's message and API request limits (all of them; null: the platform's default)",
     tags=["traffic control"],
 )
 def put_send_limits(partner_id: PartnerId, body: Annotated[SendLimitsPut, Body()]) -> SendLimitsView:
@@ -157,8 +174,11 @@ def put_send_limits(partner_id: PartnerId, body: Annotated[SendLimitsPut, Body()
             call,
             partner_id,
             deps().sms,
+            deps().api,
             per_s_max=body.messages_per_s_max,
             per_min_max=body.messages_per_min_max,
+            requests_per_s_max=body.requests_per_s_max,
+            requests_per_min_max=body.requests_per_min_max,
         )
     return limits_view(state)
 
