@@ -3,7 +3,8 @@
 One protocol-independent :class:`Connection` does what every link protocol shares: it pumps bytes
 through a sans-I/O session, arms the one timer the session asks for, authenticates logins
 (:class:`Authenticator`: allow-list before password, one answer for every refusal, lockout, binds
-per account), applies the per-bind window and rate and the account's rate over all its binds,
+per account), applies the per-bind window and rate and the account's rate over all its binds
+(the account's own ``submit_rate_per_s`` / ``account_submit_rate_per_s`` where the admin set them),
 turns accepted submits into ``SendMt`` commands answered only after the sink has stored them, and
 delivers the partner's outbox (MOs, receipts) while it is bound, acknowledging or releasing each
 item on the peer's answer.
@@ -247,19 +248,42 @@ class ServerContext:
     connections: set[Connection] = field(default_factory=set)
     outbox_wakers: dict[str, set[asyncio.Event]] = field(default_factory=dict)
     scts: SctsClock = field(default_factory=SctsClock)
-    account_buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    account_buckets: dict[str, tuple[float, TokenBucket]] = field(default_factory=dict)
 
-    def account_bucket(self, system_id: str) -> TokenBucket:
-        """The rate of one account over all its binds in this process (``account_submit_rate_per_s``)."""
-        bucket = self.account_buckets.get(system_id)
-        if bucket is None:
-            rate = self.limits.account_submit_rate_per_s
-            bucket = self.account_buckets[system_id] = TokenBucket(rate, max(1.0, rate), self.clock())
-        return bucket
+    def bind_bucket(self, account: SmppAccount) -> TokenBucket:
+        """A new bind's own rate: the account's ``submit_rate_per_s``, or the settings' default."""
+        return _bucket(bind_rate_per_s(account, self.limits), self.clock())
+
+    def account_bucket(self, account: SmppAccount, *, bound: bool = False) -> TokenBucket:
+        """The rate of one account over all its binds in this process (``account_submit_rate_per_s``).
+
+        ``bound``: ``account`` was just read for a bind; a rate changed since the bucket was made
+        replaces it (at the new rate, full). Submits pass the account their bind read, which may be
+        older, and never replace it: binds made before a change share the new bucket, and never
+        swap the old rate back in (nor refill the bucket by doing so).
+        """
+        held = self.account_buckets.get(account.system_id)
+        if held is None or (bound and held[0] != account_rate_per_s(account, self.limits)):
+            rate = account_rate_per_s(account, self.limits)
+            held = self.account_buckets[account.system_id] = (rate, _bucket(rate, self.clock()))
+        return held[1]
 
     def wake_outbox(self, system_id: str) -> None:
         for waker in self.outbox_wakers.get(system_id, ()):
             waker.set()
+
+
+def bind_rate_per_s(account: SmppAccount, limits: SmppLimits) -> float:
+    return limits.submit_rate_per_s if account.submit_rate_per_s is None else account.submit_rate_per_s
+
+
+def account_rate_per_s(account: SmppAccount, limits: SmppLimits) -> float:
+    stored = account.account_submit_rate_per_s
+    return limits.account_submit_rate_per_s if stored is None else stored
+
+
+def _bucket(rate_per_s: float, now: float) -> TokenBucket:
+    return TokenBucket(rate_per_s, max(1.0, rate_per_s), now)  # burst: one second's worth
 
 
 # ---------------------------------------------------------------------- SMPP
@@ -397,9 +421,7 @@ class Connection:
         self.peer_ip: str = peer[0] if peer else ""
         self.adapter: ServerAdapter = adapter(ctx, ctx.clock())
         self.account: SmppAccount | None = None
-        self.bucket = TokenBucket(
-            ctx.limits.submit_rate_per_s, max(1.0, ctx.limits.submit_rate_per_s), ctx.clock()
-        )
+        self.bucket: TokenBucket | None = None  # the bind's rate, from its account (set at the bind)
         self.in_flight: set[asyncio.Task[None]] = set()
         self._timer_wakeup = asyncio.Event()
         self._closed = False
@@ -476,8 +498,16 @@ class Connection:
             self._write(self.adapter.reject_login())
             return
         self.account = account
+        self.bucket = self.ctx.bind_bucket(account)
+        self.ctx.account_bucket(account, bound=True)  # takes up a rate the admin changed
         self.ctx.stats.binds_accepted += 1
-        extra = {"peer": self.peer_ip, "protocol": self.adapter.name, "system_id": account.system_id}
+        extra = {
+            "peer": self.peer_ip,
+            "protocol": self.adapter.name,
+            "system_id": account.system_id,
+            "submit_rate_per_s": bind_rate_per_s(account, self.ctx.limits),
+            "account_submit_rate_per_s": account_rate_per_s(account, self.ctx.limits),
+        }
         logger.info("bound", extra=extra)
         self._write(self.adapter.accept_login())
         if account.owner_kind == "partner" and self.adapter.receives:
@@ -531,7 +561,7 @@ class Connection:
 
     # ------------------------------------------------------------------ submits
     def _on_submit(self, submission: Submission) -> None:
-        if self.account is None or self.account.owner_kind != "partner":
+        if self.account is None or self.bucket is None or self.account.owner_kind != "partner":
             self._respond(self.adapter.refuse_submit, submission, SubmitRefusal.NOT_ALLOWED)
             return
         # The window first (a full one spends no token), then the bind's rate, then the account's.
@@ -539,7 +569,7 @@ class Connection:
         if (
             len(self.in_flight) >= self.ctx.limits.window_outstanding_max
             or not self.bucket.take(now)
-            or not self.ctx.account_bucket(self.account.system_id).take(now)
+            or not self.ctx.account_bucket(self.account).take(now)
         ):
             self.ctx.stats.submits_throttled += 1
             self._respond(self.adapter.refuse_submit, submission, SubmitRefusal.THROTTLED)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from smsbilling.domain.dlr import IdFormat
 
@@ -266,8 +266,24 @@ class PartnerEmail(Entity):
     confirmed_at: datetime | None = None
 
 
+SMPP_ACCOUNTS_LISTING = "SMPPACCTS"  # gsi1pk of every SmppAccount, by system_id
+SUBMIT_RATE_PER_S_MIN = 0.1
+SUBMIT_RATE_PER_S_MAX = 10_000.0
+# Submits per second an admin may give one account (the bridge's SmppLimits are the defaults). Stored
+# as its decimal text: the entities table takes no floats, and the text reads back to the same float.
+SubmitRate = Annotated[
+    float,
+    Field(ge=SUBMIT_RATE_PER_S_MIN, le=SUBMIT_RATE_PER_S_MAX, allow_inf_nan=False),
+    PlainSerializer(repr, return_type=str, when_used="json"),
+]
+
+
 class SmppAccount(Entity):
-    """Credentials for binding to the bridge (SMPP, and UCP/CIMD2 logins alike)."""
+    """Credentials for binding to the bridge (SMPP, and UCP/CIMD2 logins alike), and its limits.
+
+    The bridge reads the account at every bind: a changed limit applies from the next bind (the
+    account's shared rate then changes for its binds already up too).
+    """
 
     type_name: ClassVar[str] = "SMPPACCT"
     id_fields: ClassVar[tuple[str, ...]] = ("system_id",)
@@ -278,6 +294,13 @@ class SmppAccount(Entity):
     allowed_cidrs: tuple[str, ...] = Field(default=(), description="empty: no address may bind")
     binds_max: int = Field(default=4, gt=0)
     enabled: bool = True
+    submit_rate_per_s: SubmitRate | None = Field(default=None, description="each bind; None: the default")
+    account_submit_rate_per_s: SubmitRate | None = Field(
+        default=None, description="all binds together; None: the default"
+    )
+
+    def listing(self) -> tuple[str, str]:
+        return SMPP_ACCOUNTS_LISTING, self.system_id
 
 
 class AdminKey(Entity):

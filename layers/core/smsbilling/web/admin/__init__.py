@@ -21,6 +21,7 @@ from smsbilling.web.admin import (
     moderation,
     plans,
     risk,
+    smpp_accounts,
     spam,
     traffic_defaults,
     traffic_settings,
@@ -40,4 +41,5 @@ ROUTERS: tuple[Router, ...] = (
     traffic_settings.router,
     spam.router,
     traffic_defaults.router,
+    smpp_accounts.router,
 )
