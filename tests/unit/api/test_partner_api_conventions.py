@@ -92,3 +92,23 @@ def test_the_route_reuses_the_key_the_conventions_found(setup: Setup) -> None:
     status, _, _ = call("POST", "/v1/otp", {"service_id": "otp1", "msisdn": "447700900123"})
     assert status == 202
     assert reads.count("ApiKey") == 1  # found once, for the rate limit, and reused by the route
+
+
+def test_invalid_requests_count_against_the_rate_limit_too(setup: Setup) -> None:
+    """Powertools refuses an invalid body before any middleware runs: the refusal is still counted."""
+    setup.world.clock.now = setup.world.clock.now.replace(second=10, microsecond=0)
+    for _ in range(LIMITS.api_key_requests_per_s_max):
+        status, _, body = call("POST", "/v1/otp", {"service_id": "otp1", "msisdn": "447700900123", "x": 1})
+        assert (status, body["code"]) == (422, "validation_failed")
+    status, headers, body = call("POST", "/v1/otp", {"service_id": "otp1", "msisdn": "447700900123", "x": 1})
+    assert (status, body["code"], headers["retry-after"]) == (429, "rate_limited", "1")
+    malformed = call("POST", "/v1/otp", "{not json")
+    assert (malformed[0], malformed[2]["code"]) == (429, "rate_limited")
+    valid = call("POST", "/v1/otp", {"service_id": "otp1", "msisdn": "447700900123"})
+    assert valid[0] == 429 and not setup.world.events.mt
+    other = call("POST", "/v1/otp", {"service_id": "otp2", "msisdn": "4477", "x": 1}, key=KEYS["p2"])
+    assert other[0] == 422  # another partner's key has its own windows
+    anonymous = call("POST", "/v1/otp", {"x": 1}, key="sk_wrong")
+    assert anonymous[0] == 422  # no caller: nothing to count, the usual answer
+    setup.world.clock.advance(1)
+    assert call("POST", "/v1/otp", {"service_id": "otp1", "msisdn": "447700900123", "x": 1})[0] == 422

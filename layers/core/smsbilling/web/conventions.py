@@ -46,6 +46,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, BaseRouter
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from smsbilling.adapters import aws
 from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
@@ -179,9 +180,14 @@ class ApiConventions:
     # --- the two middlewares ---------------------------------------------------------------------
 
     def rate_limit(self, app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        refused = self.refusal(app)
+        return refused if refused is not None else next_middleware(app)
+
+    def refusal(self, app: ApiGatewayResolver) -> Response[Any] | None:
+        """Count the request in its caller's windows; the 429 when one is full, else None."""
         caller = self.caller(app)
         if caller is None:
-            return next_middleware(app)
+            return None
         deps = self.deps()
         whose = "with this credential"
         try:
@@ -193,7 +199,7 @@ class ApiConventions:
                 whose = "from your account (all its API keys)"
         except Exception as error:  # counters down: let it through rather than refuse everyone
             logger.warning("rate counters unavailable", extra={"error": type(error).__name__})
-            return next_middleware(app)
+            return None
         if not decision.allowed:
             logger.info(
                 "rate limited",
@@ -209,7 +215,7 @@ class ApiConventions:
                 f"Too many requests {whose} in one {decision.window}; retry later.",
                 headers={"Retry-After": str(decision.retry_after_s)},
             )
-        return next_middleware(app)
+        return None
 
     def idempotency(self, app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
         event = app.current_event
@@ -305,7 +311,30 @@ def install_api_conventions(
         return conventions.idempotency(app, next_middleware)
 
     app.use(middlewares=[rate_limit, idempotency])
+    _count_refused_requests(app, conventions)
     return conventions
+
+
+def _count_refused_requests(app: APIGatewayRestResolver, conventions: ApiConventions) -> None:
+    """Requests Powertools refuses before any middleware (an invalid body, malformed JSON) count too.
+
+    Without this a client could send invalid requests without end and never be limited: their
+    problem handlers (install_problem_handlers, the admin gate) answer only after the rate check.
+    """
+    for kind in (RequestValidationError, json.JSONDecodeError):
+        answer = app.exception_handler_manager.lookup_exception_handler(kind)
+        if answer is not None:
+            app.exception_handler(kind)(_counted(app, conventions, answer))
+
+
+def _counted(
+    app: APIGatewayRestResolver, conventions: ApiConventions, answer: Callable[..., Any]
+) -> Callable[[Exception], Any]:
+    def handler(error: Exception) -> Any:
+        refused = conventions.refusal(app)
+        return refused if refused is not None else answer(error)
+
+    return handler
 
 
 # --- helpers -----------------------------------------------------------------------------------------
