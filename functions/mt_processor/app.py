@@ -73,6 +73,7 @@ def _sender() -> MtSender:
         http=settings.operator_mt,
         guard=build_guard(settings, client, entities, metrics),
         held_text_chars=settings.traffic.held_text_chars_max,
+        guard_time_s=settings.traffic.hlr_timeout_s,  # the guard's one network call
     )
 
 

@@ -6,6 +6,7 @@ the processors do with a verdict, not how a control reaches it (each control has
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import pytest
@@ -25,6 +26,7 @@ from smsbilling.domain.traffic import (
     Verdict,
 )
 from smsbilling.logic.admin_common import AdminCall, Conflict
+from smsbilling.logic.mt_sending import OperatorUnavailable
 from smsbilling.logic.traffic_control import ControlResult, TrafficGuard
 from smsbilling.logic.traffic_review import decide_held, held_messages, republish
 from tests.unit.mt import world as mt_world
@@ -324,3 +326,16 @@ def test_held_smpp_submit_is_republished_as_it_came() -> None:
     )
     assert queue.mt_send == [command]
     assert world.sender().process(queue.mt_send[0], now=mt_world.T0).mt.state is MtState.SENT
+
+
+def test_a_new_mt_is_not_checked_without_time_for_the_guard_and_is_retried_later() -> None:
+    control = Scripted()
+    world = mt_world.World(guard=guard(control))
+    sender = dataclasses.replace(world.sender(), guard_time_s=3.0)  # an HLR lookup may take 3 s
+    left = world.limits.mt_deadline_margin_s + 2.9
+    with pytest.raises(OperatorUnavailable):
+        sender.process(mt_world.requested(), now=mt_world.T0, time_left_s=lambda: left)
+    assert control.seen == [] and world.store.get("mt1") is None  # nothing checked, nothing created
+
+    record = sender.process(mt_world.requested(), now=mt_world.T0, time_left_s=lambda: 60.0)
+    assert record.mt.state is MtState.SENT and len(control.seen) == 1

@@ -86,7 +86,8 @@ class MtConfigurationError(Exception):
 
 
 class OperatorUnavailable(Exception):
-    """The link could not take a part now (5xx, timeout, no time left); the record is retried."""
+    """The link could not take a part now (5xx, timeout), or too little of the function's run is left
+    to check the MT or send a part; the record is retried."""
 
 
 class MtWriteConflict(Exception):
@@ -213,12 +214,21 @@ class MtSender:
     http: OperatorMtLimits
     guard: TrafficGuard = NO_GUARD
     held_text_chars: int = 480
+    guard_time_s: float = 0.0
+    """The longest the guard may take (its HLR lookup): a new MT is not checked with less left."""
 
     def process(
         self, command: MtCommand, *, now: datetime, time_left_s: Callable[[], float] | None = None
     ) -> MtRecord:
         """Create, charge and send the MT of ``command`` (or carry on where an earlier try stopped)."""
-        record = self.store.get(command.message_id) or self.store.create(self._build(command))
+        record = self.store.get(command.message_id)
+        if record is None:
+            if (
+                time_left_s is not None
+                and time_left_s() < self.guard_time_s + self.limits.mt_deadline_margin_s
+            ):
+                raise OperatorUnavailable(f"MT {command.message_id}: no time left for its traffic checks")
+            record = self.store.create(self._build(command))
         if record.is_test:  # a test MO's reply: recorded final, never sent (domain/handler_testing.py)
             return record
         if record.held_reason:
