@@ -277,9 +277,10 @@ def test_a_billed_mt_goes_out_by_http_and_is_settled_by_its_dlr(world: World) ->
 
     for operator_id in operator_ids:
         world.publish_dlr(operator_id or "", DlrStatus.DELIVERED)
-    final = world.mt_in(message_id, MtState.DELIVERED)
-    assert final.billing_done
+    world.mt_in(message_id, MtState.DELIVERED)
+    # The final state is written first, then the pending charge is posted and marked on the MT.
     assert _wait_for(lambda: world.charge_state(message_id) is TransferState.POSTED, "charge posted")
+    _wait_for(lambda: (r := world.mt_store().get(message_id)) is not None and r.billing_done, "billing done")
 
     [callback] = world.partner.about(message_id, 1)
     assert callback.path == "/status"
