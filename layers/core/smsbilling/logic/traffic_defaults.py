@@ -56,4 +56,4 @@ def set_overrides(store: AdminStore, call: AdminCall, overrides: TrafficOverride
     return defaults
 
 
-__all__ = ["LiveTrafficLimits", "TrafficDefaults", "TrafficOverrides", "effective", "set_overrides"]
+__all__ = ["DefaultsReader", "LiveTrafficLimits", "effective", "set_overrides"]

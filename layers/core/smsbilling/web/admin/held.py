@@ -8,7 +8,7 @@ charged or sent. The decision is stored, then the message's queue message is pub
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -83,7 +83,7 @@ def get_held(message_id: MessageId) -> HeldView:
     return held_view(held)
 
 
-def _decide(message_id: str, decision: str, body: Decision) -> HeldView:
+def _decide(message_id: str, decision: Literal["release", "reject"], body: Decision) -> HeldView:
     call = admin_call(router)
     current = deps()
     with admin_errors():
@@ -91,7 +91,7 @@ def _decide(message_id: str, decision: str, body: Decision) -> HeldView:
             current.entities,
             call,
             message_id,
-            "release" if decision == "release" else "reject",
+            decision,
             note=body.note,
             publish=lambda message: republish(message, current.events),
         )
