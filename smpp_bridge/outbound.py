@@ -304,9 +304,11 @@ class OutboundConsumer:
             return
         self._in_hand.add(key)
         try:
-            await self._submit(message, command, pdu, received_at, outcome_known)
+            give_back_s = await self._submit(message, command, pdu, received_at, outcome_known)
         finally:
             self._in_hand.discard(key)
+        if give_back_s is not None:  # out of hand first: its next receive is a new try, not a duplicate
+            await self._later(message, give_back_s)
 
     async def _submit(
         self,
@@ -315,7 +317,8 @@ class OutboundConsumer:
         pdu: SubmitSm,
         received_at: float,
         outcome_known: Callable[[], None],
-    ) -> None:
+    ) -> int | None:
+        """Submit and finish; or return the visibility (s) to give the message back with."""
         loop = asyncio.get_running_loop()
         # Past this, a new attempt could outlive the message's visibility: give it back instead.
         deadline = (
@@ -330,15 +333,13 @@ class OutboundConsumer:
                 self.stats.link_unavailable += 1
                 if pool is None:
                     logger.warning("no such SMPP link", extra={"link": command.link_id})
-                await self._later(message, self._backoff(message.receive_count))
-                return
+                return self._backoff(message.receive_count)
             outcome = await pool.submit(pdu)
             if outcome.kind is not Outcome.RETRY:
                 break
             if loop.time() >= deadline or self._stopping:
                 self.stats.not_sent += 1
-                await self._later(message, self._backoff(message.receive_count))
-                return
+                return self._backoff(message.receive_count)
             self.stats.resubmitted_in_process += 1  # the pool paused after a throttle: wait our turn
         outcome_known()
         if outcome.kind is Outcome.UNKNOWN:
@@ -351,9 +352,9 @@ class OutboundConsumer:
                     "reason": outcome.reason,
                 },
             )
-            await self._later(message, self._backoff(1))
-            return
+            return self._backoff(1)
         await self._finish(message, self._result(command, outcome))
+        return None
 
     def _result(self, command: OutboundSubmit, outcome: SubmitOutcome) -> SubmitResult:
         if outcome.kind is Outcome.ACCEPTED:
