@@ -220,6 +220,19 @@ def test_update_writes_only_the_named_fields_and_keeps_the_index(entities: Store
         entities.update(approved, ["no_such_field"])
 
 
+def test_update_only_if_writes_only_while_the_stored_field_holds_the_value(entities: Store) -> None:
+    stored = service("s1", "pa", ServiceStatus.PENDING_MODERATION)
+    entities.put(stored)
+    active = stored.model_copy(update={"status": ServiceStatus.ACTIVE})
+    pending = {"status": ServiceStatus.PENDING_MODERATION}
+    assert entities.update(active, ["status"], only_if=pending) == active
+    # A second writer who read it pending too finds it changed: nothing written.
+    rejected = stored.model_copy(update={"status": ServiceStatus.REJECTED})
+    assert entities.update(rejected, ["status"], only_if=pending) is None
+    assert entities.get(PartnerService, "s1") == active
+    assert entities.update(service("nope", "pa", ServiceStatus.ACTIVE), ["status"], only_if=pending) is None
+
+
 def test_update_moves_an_entity_in_its_index(entities: Store) -> None:
     link = OperatorLink(link_id="l1", operator_id="op1", protocol=Protocol.HTTP, mt_token="secret")
     entities.put(link)

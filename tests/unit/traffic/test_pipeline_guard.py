@@ -7,7 +7,9 @@ the processors do with a verdict, not how a control reaches it (each control has
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -228,6 +230,46 @@ def test_a_decision_cannot_be_reversed_and_a_repeat_publishes_again() -> None:
     assert len(queue.mo) == 2  # a lost publish is repaired by repeating the decision
     with pytest.raises(Conflict):
         decide_held(world.entities, ADMIN, event.message_id, "reject", note="", publish=publish)
+
+
+class AnotherAdminFirst:
+    """The store as one admin sees it: between its read and its write, another admin rejects."""
+
+    def __init__(self, store: Any, publish: Callable[[HeldMessage], None]) -> None:
+        self._store, self._publish = store, publish
+        self._raced = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def get(self, model: type[HeldMessage], entity_id: str) -> HeldMessage | None:
+        found = self._store.get(model, entity_id)
+        if not self._raced:
+            self._raced = True
+            decide_held(self._store, ADMIN, entity_id, "reject", note="first", publish=self._publish)
+        return found  # the first read still "held", as this admin read it
+
+
+def test_of_two_admins_deciding_at_once_the_first_decision_stands() -> None:
+    world, _ = held_mo_world()
+    event = world.receive()
+    world.process(event)
+    queue = MemoryEventPublisher()
+    publish = lambda h: republish(h, queue)  # noqa: E731
+
+    with pytest.raises(Conflict, match="rejected already"):
+        decide_held(
+            AnotherAdminFirst(world.entities, publish),
+            ADMIN,
+            event.message_id,
+            "release",
+            note="second",
+            publish=publish,
+        )
+
+    held = world.entities.get(HeldMessage, event.message_id)
+    assert held is not None and (held.status, held.decision_note) == (HeldStatus.REJECTED, "first")
+    assert len(queue.mo) == 1  # only the standing decision carried the message on
 
 
 # --- MT --------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, date
 from typing import TYPE_CHECKING, Any
 
@@ -177,12 +177,15 @@ class DynamoEntityStore:
         ).get("Item")
         return from_item(model, item) if item else None
 
-    def update[E: Entity](self, entity: E, fields: Collection[str]) -> E | None:
+    def update[E: Entity](
+        self, entity: E, fields: Collection[str], *, only_if: Mapping[str, str] | None = None
+    ) -> E | None:
         """Write only ``fields`` of ``entity`` over the stored one; the stored entity afterwards.
 
-        None, and nothing written, when there is no such entity. Other fields stay as stored, so
-        two writers of different fields (an admin's moderation, a partner's handler URL) never
-        undo each other. The index keys are rewritten from ``entity``.
+        None, and nothing written, when there is no such entity, or when a stored field named in
+        ``only_if`` does not hold that value (one conditional write: a compare-and-set). Other
+        fields stay as stored, so two writers of different fields (an admin's moderation, a
+        partner's handler URL) never undo each other. The index keys are rewritten from ``entity``.
         """
         unknown = set(fields) - set(type(entity).model_fields)
         if unknown or not fields:
@@ -199,12 +202,17 @@ class DynamoEntityStore:
         expression = f"SET {', '.join(sets)}" if sets else ""
         if removes:
             expression = f"{expression} REMOVE {', '.join(removes)}".strip()
+        condition = ["attribute_exists(pk)"]
+        for n, (name, value) in enumerate((only_if or {}).items()):
+            names[f"#c{n}"] = name
+            attrs[f":c{n}"] = {"S": value}
+            condition.append(f"#c{n} = :c{n}")
         pk, sk = entity.key()
         request: dict[str, Any] = {
             "TableName": self._table,
             "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
             "UpdateExpression": expression,
-            "ConditionExpression": "attribute_exists(pk)",
+            "ConditionExpression": " AND ".join(condition),
             "ExpressionAttributeNames": names,
             "ReturnValues": "ALL_NEW",
         }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import date
 
 from smsbilling.adapters.dynamodb_entities import (
@@ -45,12 +45,16 @@ class MemoryEntityStore:
         found = self.items.get(entity_key(model.type_name, entity_id))
         return found if isinstance(found, model) else None
 
-    def update[E: Entity](self, entity: E, fields: Collection[str]) -> E | None:
+    def update[E: Entity](
+        self, entity: E, fields: Collection[str], *, only_if: Mapping[str, str] | None = None
+    ) -> E | None:
         unknown = set(fields) - set(type(entity).model_fields)
         if unknown or not fields:
             raise ValueError(f"bad fields to update: {sorted(unknown) or 'none'}")
         stored = self.items.get(entity.key())
         if not isinstance(stored, type(entity)):
+            return None
+        if only_if and any(getattr(stored, name) != value for name, value in only_if.items()):
             return None
         updated = stored.model_copy(update={name: getattr(entity, name) for name in fields})
         self.items[entity.key()] = updated

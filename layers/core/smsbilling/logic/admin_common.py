@@ -53,8 +53,11 @@ class AdminStore(Protocol):
         """Put only if no entity has this key; raise otherwise."""
         ...
 
-    def update[E: Entity](self, entity: E, fields: Collection[str]) -> E | None:
-        """Write only ``fields``; None when there is no such entity."""
+    def update[E: Entity](
+        self, entity: E, fields: Collection[str], *, only_if: Mapping[str, str] | None = None
+    ) -> E | None:
+        """Write only ``fields``; None, and nothing written, when there is no such entity or a
+        stored field named in ``only_if`` does not hold that value (a compare-and-set)."""
         ...
 
     def delete(self, model: type[Entity], entity_id: str) -> bool: ...

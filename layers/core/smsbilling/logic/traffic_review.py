@@ -87,18 +87,24 @@ def decide_held(
         raise NotFound("held message")
     wanted = HeldStatus.RELEASED if decision == "release" else HeldStatus.REJECTED
     if held.status is HeldStatus.HELD:
-        decided = held.model_copy(
-            update={
-                "status": wanted,
-                "decided_at": call.now,
-                "decided_by": call.admin_key_id,
-                "decision_note": note,
-            }
+        decision_fields = {
+            "status": wanted,
+            "decided_at": call.now,
+            "decided_by": call.admin_key_id,
+            "decision_note": note,
+        }
+        # Written only while still held: of two admins deciding at once, one decision stands.
+        decided = store.update(
+            held.model_copy(update=decision_fields), decision_fields, only_if={"status": HeldStatus.HELD}
         )
-        store.put(decided)
-        record(store, call, f"held.{decision}", decided, {"note": note})
-        held = decided
-    elif held.status is not wanted:
+        if decided is not None:
+            record(store, call, f"held.{decision}", decided, {"note": note})
+            held = decided
+        else:  # decided by someone else meanwhile: their decision stands
+            held = store.get(HeldMessage, message_id)
+            if held is None:
+                raise NotFound("held message")
+    if held.status is not wanted:
         raise Conflict("already_decided", f"the message was {held.status.value} already")
     publish(held)  # again on a repeat: a publish lost after the write is repaired by the retry
     return held
