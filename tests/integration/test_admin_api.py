@@ -17,7 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
+import smpplib.client
+import smpplib.exceptions
 
+from infra import run_local
+from infra.localcloud import free_port
 from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
 from smsbilling.adapters.dynamodb_inbound import DynamoInboundStore
 from smsbilling.adapters.dynamodb_ledger import DynamoDbLedgerStore
@@ -256,6 +260,62 @@ def test_a_partner_key_gets_403_on_admin_operations(world: World, method: str, p
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["code"] == "forbidden"
     assert world.admin(method, concrete, body, key="no-such-key").status_code == 401
+
+
+def test_an_admin_made_smpp_account_binds_at_the_bridge_and_a_new_password_replaces_the_old(
+    world: World,
+) -> None:
+    system_id = f"it-{world.suffix}"
+    made = world.admin(
+        "POST",
+        "/admin/smpp-accounts",
+        {
+            "system_id": system_id,
+            "owner_kind": "partner",
+            "owner_id": world.partner_id,
+            "allowed_cidrs": ["127.0.0.1"],
+        },
+    )
+    assert made.status_code == 201, made.text
+    assert made.headers["cache-control"] == "no-store"
+    first = made.json()["password"]
+    assert (
+        made.json()["allowed_cidrs"] == ["127.0.0.1/32"]
+        and "password" not in world.admin("GET", f"/admin/smpp-accounts/{system_id}").json()
+    )
+    smpp_port = free_port()
+    bridge = run_local.start_bridge(world.stack.cloud, smpp_port, free_port())
+    try:
+        assert bind_status(smpp_port, system_id, first) == 0
+
+        renewed = world.admin("POST", f"/admin/smpp-accounts/{system_id}/password")
+        assert renewed.status_code == 200, renewed.text
+        second = renewed.json()["password"]
+        assert second != first
+        assert bind_status(smpp_port, system_id, first) == 0x0E  # ESME_RINVPASWD: the old one is gone
+        assert bind_status(smpp_port, system_id, second) == 0
+    finally:
+        run_local.stop_processes([bridge], timeout_s=15)
+    day = datetime.now(UTC).date().isoformat()
+    entries = world.admin("GET", f"/admin/audit?day={day}&limit=200").json()["items"]
+    mine = [(e["action"], e["target"]) for e in entries if e["admin_key_id"] == world.admin_key_id]
+    assert ("smpp_account.create", f"SMPPACCT#{system_id}") in mine
+    assert ("smpp_account.password", f"SMPPACCT#{system_id}") in mine
+    assert first not in str(entries) and second not in str(entries)
+
+
+def bind_status(port: int, system_id: str, password: str) -> int:
+    """The bridge's answer to a bind_transceiver with these credentials (0: bound, then unbound)."""
+    client = smpplib.client.Client("127.0.0.1", port, timeout=10)
+    client.connect()
+    try:
+        client.bind_transceiver(system_id=system_id, password=password)
+    except smpplib.exceptions.PDUError as refused:
+        client.disconnect()
+        return int(refused.args[1])
+    client.unbind()
+    client.disconnect()
+    return 0
 
 
 def test_admin_changes_are_audited_and_the_docs_are_served(world: World) -> None:

@@ -15,6 +15,7 @@ import pytest
 from smsbilling.adapters.dynamodb_entities import from_item, to_item
 from smsbilling.domain.entities import SmppAccount
 from smsbilling.domain.secrets import hash_password, password_matches
+from smsbilling.logic.admin_common import REDACTED
 
 from .world import PARTNER_KEY, AdminWorld
 
@@ -194,3 +195,92 @@ def test_a_fractional_rate_is_stored_without_floats_and_reads_back_exactly() -> 
     back = from_item(SmppAccount, item)
     assert (back.submit_rate_per_s, back.account_submit_rate_per_s) == (0.3, 1234.5)
     assert "submit_rate_per_s" not in to_item(account("p1-bulk"))  # the default is no attribute
+
+
+NEW = {"system_id": "p1-new", "owner_kind": "partner", "owner_id": "p1", "allowed_cidrs": ["198.51.100.7"]}
+
+
+def test_a_new_account_gets_a_password_shown_once_and_stored_only_as_a_hash(world: AdminWorld) -> None:
+    made = world.post("/admin/smpp-accounts", NEW | {"binds_max": 2, "submit_rate_per_s": 5})
+    assert made.status == 201, made
+    assert made.headers.get("cache-control") == "no-store"
+    view = dict(made.json)
+    password = view.pop("password")
+    assert len(password) == 8 and password.isalnum()  # an SMPP password holds 8 characters
+    assert view == {
+        "system_id": "p1-new",
+        "owner_kind": "partner",
+        "owner_id": "p1",
+        "allowed_cidrs": ["198.51.100.7/32"],
+        "binds_max": 2,
+        "enabled": True,
+        "submit_rate_per_s": 5,
+        "account_submit_rate_per_s": None,
+        "has_password": True,
+    }
+    account_now = stored(world, "p1-new")
+    assert password_matches(password, account_now.password_hash) and password not in account_now.password_hash
+    read = world.get("/admin/smpp-accounts/p1-new")
+    assert read.json == view and password not in read.text
+    [entry] = world.audit()
+    assert (entry["action"], entry["target"]) == ("smpp_account.create", "SMPPACCT#p1-new")
+    assert entry["changes"]["allowed_cidrs"] == ["198.51.100.7/32"]
+    assert password not in str(entry) and "password_hash" not in entry["changes"]
+
+    other = world.post("/admin/smpp-accounts", NEW | {"system_id": "p1-new2"}).json["password"]
+    assert other != password  # each made at random
+
+
+def test_a_new_password_replaces_the_old_one_and_is_never_audited(world: AdminWorld) -> None:
+    renewed = world.post("/admin/smpp-accounts/p1-bulk/password")
+    assert renewed.status == 200, renewed
+    assert renewed.headers.get("cache-control") == "no-store"
+    password = renewed.json["password"]
+    account_now = stored(world, "p1-bulk")
+    assert password_matches(password, account_now.password_hash)
+    assert not password_matches(PASSWORD, account_now.password_hash)
+    assert account_now.model_dump(exclude={"password_hash"}) == account("p1-bulk").model_dump(
+        exclude={"password_hash"}
+    )
+    [entry] = world.audit()
+    assert (entry["action"], entry["target"]) == ("smpp_account.password", "SMPPACCT#p1-bulk")
+    assert password not in str(entry) and entry["changes"] == {"password": REDACTED}
+    assert world.post("/admin/smpp-accounts/ghost/password").status == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (NEW | {"system_id": "p1-bulk"}, 409, None),  # taken
+        (NEW | {"owner_id": "nobody"}, 422, "owner_id"),
+        (NEW | {"owner_kind": "operator", "owner_id": "p1"}, 422, "owner_id"),  # p1 is a partner
+        (NEW | {"owner_kind": "reseller"}, 422, "owner_kind"),
+        (NEW | {"system_id": ""}, 422, "system_id"),
+        (NEW | {"system_id": "sixteen-chars-xx"}, 422, "system_id"),
+        (NEW | {"system_id": "with space"}, 422, "system_id"),
+        (NEW | {"allowed_cidrs": ["10.1.2.3/8"]}, 422, "allowed_cidrs.0"),
+        (NEW | {"binds_max": 0}, 422, "binds_max"),
+        (NEW | {"password": "mine1234"}, 422, "password"),  # the platform makes it
+        (NEW | {"password_hash": "x"}, 422, "password_hash"),
+        ({k: v for k, v in NEW.items() if k != "owner_id"}, 422, "owner_id"),
+    ],
+)
+def test_a_bad_new_account_is_refused_with_the_reason_and_changes_nothing(
+    world: AdminWorld, body: dict[str, Any], status: int, field: str | None
+) -> None:
+    before = dict(world.entities.items)
+    answer = world.post("/admin/smpp-accounts", body)
+    assert answer.status == status, answer
+    if field is not None:
+        assert field in [e["field"] for e in answer.json["errors"]], answer
+    else:
+        assert answer.code == "already_exists"
+    assert world.entities.items == before
+    assert world.audit() == []
+
+
+def test_a_partner_key_cannot_make_accounts_or_passwords(world: AdminWorld) -> None:
+    before = dict(world.entities.items)
+    assert world.post("/admin/smpp-accounts", NEW, key=PARTNER_KEY).status == 403
+    assert world.post("/admin/smpp-accounts/p1-bulk/password", key=PARTNER_KEY).status == 403
+    assert world.entities.items == before

@@ -21,6 +21,16 @@ def new_token(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(32)}"
 
 
+PASSWORD_CHARS = 8  # an SMPP 3.4 password holds at most 8 characters (9 octets with its NUL)
+# The characters of a new password (no 0/O, 1/l/I to misread).
+_PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"  # noqa: S105
+
+
+def new_password() -> str:
+    """A fresh random bind password (~46 bits; the bridge locks out repeated wrong tries)."""
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(PASSWORD_CHARS))
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

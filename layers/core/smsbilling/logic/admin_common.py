@@ -202,8 +202,13 @@ def create_once[E: Entity](store: AdminStore, entity: E, *, ignore: Collection[s
 
 def merged[E: Entity](current: E, changes: Mapping[str, Any]) -> E:
     """``current`` with ``changes`` applied and validated again (Invalid names the field at fault)."""
+    return validated(type(current), current.model_dump() | dict(changes))
+
+
+def validated[E: Entity](model: type[E], values: Mapping[str, Any]) -> E:
+    """A ``model`` of ``values`` (Invalid names the field at fault)."""
     try:
-        return type(current).model_validate(current.model_dump() | dict(changes))
+        return model.model_validate(values)
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first.get("loc", ())) or "body"
