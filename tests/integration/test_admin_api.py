@@ -292,7 +292,7 @@ def test_an_admin_made_smpp_account_binds_at_the_bridge_and_a_new_password_repla
         assert renewed.status_code == 200, renewed.text
         second = renewed.json()["password"]
         assert second != first
-        assert bind_status(smpp_port, system_id, first) == 0x0E  # ESME_RINVPASWD: the old one is gone
+        assert bind_status(smpp_port, system_id, first) == 0x0D  # ESME_RBINDFAIL: the old one is refused
         assert bind_status(smpp_port, system_id, second) == 0
     finally:
         run_local.stop_processes([bridge], timeout_s=15)
