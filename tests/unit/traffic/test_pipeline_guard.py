@@ -7,13 +7,13 @@ the processors do with a verdict, not how a control reaches it (each control has
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from smsbilling.adapters.sqs_events import MemoryEventPublisher
+from smsbilling.contracts import MoReceived
 from smsbilling.domain.inbound import MoState
 from smsbilling.domain.mt import MtState
 from smsbilling.domain.traffic import (
@@ -175,101 +175,97 @@ def test_held_mo_waits_uncharged_and_a_redelivery_asks_no_control_again() -> Non
     assert again.state is MoState.HELD and len(control.seen) == 1
 
 
-def test_released_mo_is_routed_and_charged_once_without_asking_the_controls() -> None:
-    world, control = held_mo_world()
-    event = world.receive()
-    world.process(event)
-    queue = MemoryEventPublisher()
+@dataclass
+class HeldMo:
+    """One MO held by a control, and the queue an admin's decision re-publishes it on."""
 
-    decided = decide_held(
-        world.entities,
-        ADMIN,
-        event.message_id,
-        "release",
-        note="known promo",
-        publish=lambda h: republish(h, queue),
-    )
+    world: mo_world.World = field(init=False)
+    control: Scripted = field(init=False)
+    event: MoReceived = field(init=False)
+    queue: MemoryEventPublisher = field(default_factory=MemoryEventPublisher)
+
+    def __post_init__(self) -> None:
+        self.world, self.control = held_mo_world()
+        self.event = self.world.receive()
+        self.world.process(self.event)
+
+    def publish(self, held: HeldMessage) -> None:
+        republish(held, self.queue)
+
+    def decide(
+        self, decision: Literal["release", "reject"], note: str = "", store: Any = None
+    ) -> HeldMessage:
+        return decide_held(
+            store or self.world.entities,
+            ADMIN,
+            self.event.message_id,
+            decision,
+            note=note,
+            publish=self.publish,
+        )
+
+
+def test_released_mo_is_routed_and_charged_once_without_asking_the_controls() -> None:
+    held = HeldMo()
+    world = held.world
+
+    decided = held.decide("release", "known promo")
 
     assert decided.status is HeldStatus.RELEASED and decided.decided_by == "adm1"
-    [requeued] = queue.mo
-    assert requeued == event
+    [requeued] = held.queue.mo
+    assert requeued == held.event
     mo = world.process(requeued)
     assert mo.state is MoState.ROUTED and mo.charged_amount == mo_world.PRICE
-    assert len(control.seen) == 1 and len(list(world.ledger.journal())) == 1
+    assert len(held.control.seen) == 1 and len(list(world.ledger.journal())) == 1
     assert world.process(requeued).state is MoState.ROUTED and len(list(world.ledger.journal())) == 1
 
 
 def test_mo_rejected_at_review_ends_rejected_with_the_note_and_is_never_charged() -> None:
-    world, _ = held_mo_world()
-    event = world.receive()
-    world.process(event)
-    queue = MemoryEventPublisher()
-    decide_held(
-        world.entities,
-        ADMIN,
-        event.message_id,
-        "reject",
-        note="pumping",
-        publish=lambda h: republish(h, queue),
-    )
+    held = HeldMo()
+    held.decide("reject", "pumping")
 
-    mo = world.process(queue.mo[0])
+    mo = held.world.process(held.queue.mo[0])
 
     assert mo.state is MoState.REJECTED and mo.reason == "rejected at review: pumping"
-    assert list(world.ledger.journal()) == [] and world.events.delivery == []
+    assert list(held.world.ledger.journal()) == [] and held.world.events.delivery == []
 
 
 def test_a_decision_cannot_be_reversed_and_a_repeat_publishes_again() -> None:
-    world, _ = held_mo_world()
-    event = world.receive()
-    world.process(event)
-    queue = MemoryEventPublisher()
-    publish = lambda h: republish(h, queue)  # noqa: E731
-    decide_held(world.entities, ADMIN, event.message_id, "release", note="", publish=publish)
-    decide_held(world.entities, ADMIN, event.message_id, "release", note="", publish=publish)
-    assert len(queue.mo) == 2  # a lost publish is repaired by repeating the decision
+    held = HeldMo()
+    held.decide("release")
+    held.decide("release")
+    assert len(held.queue.mo) == 2  # a lost publish is repaired by repeating the decision
     with pytest.raises(Conflict):
-        decide_held(world.entities, ADMIN, event.message_id, "reject", note="", publish=publish)
+        held.decide("reject")
 
 
 class AnotherAdminFirst:
     """The store as one admin sees it: between its read and its write, another admin rejects."""
 
-    def __init__(self, store: Any, publish: Callable[[HeldMessage], None]) -> None:
-        self._store, self._publish = store, publish
+    def __init__(self, held: HeldMo) -> None:
+        self._held = held
         self._raced = False
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
+        return getattr(self._held.world.entities, name)
 
     def get(self, model: type[HeldMessage], entity_id: str) -> HeldMessage | None:
-        found = self._store.get(model, entity_id)
+        found = self._held.world.entities.get(model, entity_id)
         if not self._raced:
             self._raced = True
-            decide_held(self._store, ADMIN, entity_id, "reject", note="first", publish=self._publish)
+            self._held.decide("reject", "first")
         return found  # the first read still "held", as this admin read it
 
 
 def test_of_two_admins_deciding_at_once_the_first_decision_stands() -> None:
-    world, _ = held_mo_world()
-    event = world.receive()
-    world.process(event)
-    queue = MemoryEventPublisher()
-    publish = lambda h: republish(h, queue)  # noqa: E731
+    held = HeldMo()
 
     with pytest.raises(Conflict, match="rejected already"):
-        decide_held(
-            AnotherAdminFirst(world.entities, publish),
-            ADMIN,
-            event.message_id,
-            "release",
-            note="second",
-            publish=publish,
-        )
+        held.decide("release", "second", store=AnotherAdminFirst(held))
 
-    held = world.entities.get(HeldMessage, event.message_id)
-    assert held is not None and (held.status, held.decision_note) == (HeldStatus.REJECTED, "first")
-    assert len(queue.mo) == 1  # only the standing decision carried the message on
+    stored = held.world.entities.get(HeldMessage, held.event.message_id)
+    assert stored is not None and (stored.status, stored.decision_note) == (HeldStatus.REJECTED, "first")
+    assert len(held.queue.mo) == 1  # only the standing decision carried the message on
 
 
 # --- MT --------------------------------------------------------------------------------------------
