@@ -6,6 +6,7 @@ fails here, before anything is deployed.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
@@ -15,6 +16,11 @@ from typing import Any
 
 import pytest
 from cfnlint.decode import cfn_yaml
+
+from smsbilling.domain.alerts import Alert
+from smsbilling.domain.blacklists import entry_id, scope_of
+from smsbilling.domain.entities import BlacklistEntry, entity_key
+from smsbilling.domain.traffic import HeldMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -165,6 +171,41 @@ def test_no_wildcard_iam(template: dict[str, Any]) -> None:
     for name, fn in resources(template, "AWS::Serverless::Function").items():
         for statement in _policy_statements(fn):
             assert statement["Resource"] != "*", name
+
+
+def _may(fn: dict[str, Any], action: str, table: str, pk: str) -> bool:
+    """Whether ``fn``'s policies allow ``dynamodb:<action>`` on an item of ``table`` keyed ``pk``."""
+    for policy in fn["Properties"].get("Policies", []):
+        if isinstance(policy, dict) and policy.get("DynamoDBCrudPolicy", {}).get("TableName") == {
+            "Ref": table
+        }:
+            return True
+    for statement in _policy_statements(fn):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if f"dynamodb:{action}" not in actions or statement["Resource"] != {"Fn::GetAtt": [table, "Arn"]}:
+            continue
+        keys = statement.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+        if keys is None or any(fnmatch.fnmatchcase(pk, pattern) for pattern in keys):
+            return True
+    return False
+
+
+def test_the_message_processors_may_write_the_entities_traffic_control_and_stop_write(
+    template: dict[str, Any],
+) -> None:
+    functions = resources(template, "AWS::Serverless::Function")
+    mo, mt = functions["MoProcessorFunction"], functions["MtProcessorFunction"]
+    held, _ = entity_key(HeldMessage.type_name, "mo-1")
+    alert, _ = entity_key(Alert.type_name, "a1")
+    stop_entry, _ = entity_key(BlacklistEntry.type_name, entry_id(scope_of("p1"), "447700900123"))
+    for fn in (mo, mt):
+        for pk in (held, alert):
+            assert _may(fn, "PutItem", "EntitiesTable", pk) and _may(fn, "UpdateItem", "EntitiesTable", pk)
+    # STOP by a service's stop word lists the subscriber (a conditional put); subscribing again lifts it.
+    assert _may(mo, "PutItem", "EntitiesTable", stop_entry)
+    assert _may(mo, "DeleteItem", "EntitiesTable", stop_entry)
+    assert not _may(mt, "DeleteItem", "EntitiesTable", stop_entry)
+    assert not _may(mo, "DeleteItem", "EntitiesTable", held)  # only what it needs
 
 
 def test_api_is_throttled(template: dict[str, Any]) -> None:
