@@ -16,9 +16,9 @@ from smsbilling.domain.countries import PremiumRange, RefusalKind
 from smsbilling.domain.entities import Operator
 from smsbilling.domain.send_limits import PartnerSendLimits
 from smsbilling.domain.traffic import PartnerTrafficSettings
-from smsbilling.logic.countries import destination_rules
+from smsbilling.logic.api_send import send_rules
+from smsbilling.logic.countries import DestinationRulesCache
 from smsbilling.logic.partner_limits import PartnerLimitsCache
-from smsbilling.logic.send_limits import partner_rates
 from smsbilling.settings import ApiLimits, SmsSendLimits
 
 from .world import PARTNER_KEY, AdminWorld, Answer
@@ -146,7 +146,7 @@ def test_send_limits_override_the_platform_defaults(world: AdminWorld) -> None:
     assert done.status == 200, done
     assert (done.json["per_s_in_force"], done.json["per_min_in_force"]) == (2, 5)
     assert world.entities.get(PartnerSendLimits, "p1") is not None
-    rates = partner_rates(world.entities, "p1", defaults)
+    rates = send_rules(world.entities, defaults, ttl_s=0).message_rates("p1")
     assert (rates.per_s_max, rates.per_min_max) == (2, 5)
     assert put(world, "/admin/partners/p1/send-limits", {"messages_per_s_max": 0}).status == 422
     (audit,) = [e for e in world.audit() if e["action"] == "partner_send_limits.set"]
@@ -217,7 +217,7 @@ def test_request_limits_override_the_platform_defaults_for_one_partner(world: Ad
 def test_what_the_admin_sets_is_what_the_destination_rules_read(world: AdminWorld) -> None:
     world.post("/admin/premium-ranges", {"prefix": "44909", "note": "premium rate"})
     world.post("/admin/premium-ranges", {"prefix": "447700", "note": "pumped range"})
-    rules = destination_rules(world.entities, "p1")
+    rules = DestinationRulesCache(world.entities, ttl_s=0).rules("p1")
     assert rules.refusal("447911123456") is None
     refused = rules.refusal("447700900123")
     assert refused is not None and (refused.kind, refused.rule_id) == (RefusalKind.PREMIUM, "447700")
@@ -227,8 +227,10 @@ def test_what_the_admin_sets_is_what_the_destination_rules_read(world: AdminWorl
 
     body = {"allowed_countries": ["49"], "premium_ranges_allowed": ["447700"]}
     assert put(world, "/admin/partners/p1/traffic", body).status == 200
-    rules = destination_rules(world.entities, "p1")
+    rules = DestinationRulesCache(world.entities, ttl_s=0).rules("p1")
     assert rules.refusal("4915112345678") is None
     refused = rules.refusal("447700900123")  # allowed the range, but the UK is no longer allowed
     assert refused is not None and refused.kind is RefusalKind.COUNTRY
-    assert destination_rules(world.entities, "p2").refusal("4915112345678") is not None  # p1's only
+    assert (
+        DestinationRulesCache(world.entities, ttl_s=0).rules("p2").refusal("4915112345678") is not None
+    )  # p1's only

@@ -9,7 +9,9 @@ it was not allowed, is refused with 422 before anything is reserved.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -19,11 +21,12 @@ from smsbilling.adapters.memory_send_quota import MemorySendQuota
 from smsbilling.domain.countries import PremiumRange
 from smsbilling.domain.send_limits import PartnerSendLimits
 from smsbilling.domain.traffic import PartnerTrafficSettings
+from smsbilling.logic.api_send import send_rules
 from smsbilling.settings import ApiLimits
 from smsbilling.web import sms as sms_web
 from smsbilling.web.conventions import ConventionDeps, partner_caller
 
-from .world import CREDITS_TOPPED_UP, KEYS, PT, T0, UK, World, call, partner_api
+from .world import CREDITS_TOPPED_UP, KEYS, PT, SMS_LIMITS, T0, UK, World, call, partner_api
 
 LONG_GSM = "x" * 400  # three GSM 7-bit parts: three credits
 
@@ -160,3 +163,28 @@ def test_a_partners_requests_over_all_its_keys_have_a_limit_of_their_own(world: 
     assert len(world.events.mt) == 2
     world.clock.advance(1)
     assert call("POST", "/v1/sms", sms(UK), key=KEYS["p1"])[0] == 202
+
+
+class CountingReads:
+    """The entities store, counting its reads by entity type."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.reads: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def get(self, model: type[Any], entity_id: str) -> Any:
+        self.reads[model.__name__] += 1
+        return self._store.get(model, entity_id)
+
+
+def test_deployed_sends_read_the_partners_rules_once_per_cache_period_not_per_request(world: World) -> None:
+    world.entities.put(PartnerTrafficSettings(partner_id="p1", allowed_countries=("44",)))
+    entities = CountingReads(world.entities)
+    sms_web.use(dataclasses.replace(sms_web._deps(), rules=send_rules(entities, SMS_LIMITS, ttl_s=60)))
+    for _ in range(3):
+        assert call("POST", "/v1/sms", sms(UK))[0] == 202
+    assert call("POST", "/v1/sms", sms(PT))[0] == 422  # the cached rules are the ones checked
+    assert entities.reads["PartnerTrafficSettings"] == 1 and entities.reads["PartnerSendLimits"] == 1

@@ -52,6 +52,7 @@ from smsbilling.domain.ledger import (
 from smsbilling.domain.money import CREDITS
 from smsbilling.domain.msisdn import MsisdnError, normalise_msisdn
 from smsbilling.domain.mt_encoding import EncodingRefused, encode_text, operator_for
+from smsbilling.domain.send_limits import MessageRates, message_rates
 from smsbilling.domain.sms_credits import (
     CREDIT_RATES_ID,
     CreditRates,
@@ -59,8 +60,9 @@ from smsbilling.domain.sms_credits import (
     route_credits,
     send_credits,
 )
-from smsbilling.logic.countries import destination_rules
-from smsbilling.logic.send_limits import SendQuota, TakenQuota, partner_rates, take_messages
+from smsbilling.logic.countries import DestinationRules, DestinationRulesCache
+from smsbilling.logic.partner_limits import PartnerLimitsCache
+from smsbilling.logic.send_limits import SendQuota, TakenQuota, take_messages
 from smsbilling.ports import LedgerStore
 from smsbilling.settings import LedgerLimits, MessageLimits, SmsSendLimits
 
@@ -165,6 +167,36 @@ class SendLimits:
         return min(self.sms.credit_slots_count, self.ledger.credit_block_slots_max)
 
 
+class SendRules(Protocol):
+    """A partner's destination rules and message limits, as a send reads them."""
+
+    def destinations(self, partner_id: str) -> DestinationRules: ...
+
+    def message_rates(self, partner_id: str) -> MessageRates: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSendRules:
+    """:class:`SendRules` read through the caches the guard and the conventions use (``ttl_s`` 0: read
+    on every send)."""
+
+    destination_rules: DestinationRulesCache
+    partner_limits: PartnerLimitsCache
+    defaults: SmsSendLimits
+
+    def destinations(self, partner_id: str) -> DestinationRules:
+        return self.destination_rules.rules(partner_id)
+
+    def message_rates(self, partner_id: str) -> MessageRates:
+        return message_rates(self.defaults, self.partner_limits.stored(partner_id))
+
+
+def send_rules(entities: SendEntities, defaults: SmsSendLimits, *, ttl_s: float) -> CachedSendRules:
+    return CachedSendRules(
+        DestinationRulesCache(entities, ttl_s=ttl_s), PartnerLimitsCache(entities, ttl_s=ttl_s), defaults
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Planned:
     sms: QueuedSms
@@ -183,12 +215,15 @@ def send_sms(
     events: MtQueue,
     limits: SendLimits,
     quota: SendQuota | None = None,
+    rules: SendRules | None = None,
 ) -> tuple[QueuedSms, ...]:
     """Check, price, reserve and queue every message of ``request`` (all or none are accepted).
 
     ``quota``: the partner's message limits (logic/send_limits.py), taken after the checks and
-    before anything is reserved; over them, nothing is reserved or queued.
+    before anything is reserved; over them, nothing is reserved or queued. ``rules``: where the
+    partner may send and its message limits (None: read now).
     """
+    rules = rules or send_rules(entities, limits.sms, ttl_s=0)
     if not 1 <= len(request.messages) <= limits.sms.batch_messages_max:
         raise SendInvalid([("messages", f"1 to {limits.sms.batch_messages_max} messages")])
     service = entities.get(PartnerService, request.service_id)
@@ -196,10 +231,12 @@ def send_sms(
         raise SendNotFound(f"no service {request.service_id}")
     if service.status is not ServiceStatus.ACTIVE:
         raise SendUnavailable("service_not_active", f"the service is {service.status.value}")
-    planned = _plan(request, service, now, entities, limits.messages)
+    planned = _plan(
+        request, service, now, entities, limits.messages, allowed=rules.destinations(request.partner_id)
+    )
     taken: TakenQuota | None = None
     if quota is not None:
-        rates = partner_rates(entities, request.partner_id, limits.sms)
+        rates = rules.message_rates(request.partner_id)
         taken = take_messages(quota, request.partner_id, len(planned), now=now, rates=rates)
     at_ms = int(now.timestamp() * 1000)
     credits = CreditReservations(ledger, request.partner_id, slots=limits.slots, block=limits.ledger)
@@ -236,10 +273,11 @@ def _plan(
     now: datetime,
     entities: SendEntities,
     limits: MessageLimits,
+    *,
+    allowed: DestinationRules,
 ) -> list[_Planned]:
     operators = entities.operators()
     rule = route_credits(entities.get(CreditRates, CREDIT_RATES_ID))
-    allowed = destination_rules(entities, request.partner_id, operators)  # logic/countries.py
     planned: list[_Planned] = []
     errors: list[tuple[str, str]] = []
     refused: list[tuple[str, str]] = []

@@ -8,7 +8,8 @@ is refused unless the partner's ``premium_ranges_allowed`` covers it (deny by de
 ``reject`` findings whose reason names the country or the range. MOs are not its business (their
 subscriber is an operator's by definition).
 
-The partner API checks the same rules before it reserves anything (logic/api_send.py), so the
+The partner API checks the same rules, through its own cache, before it reserves anything
+(logic/api_send.py ``send_rules``), so the
 partner hears of a refused destination at once; the control still guards everything else that
 makes an MT (SMPP submits, replies, OTP, subscriptions).
 
@@ -85,22 +86,10 @@ class DestinationRules:
         )
 
 
-def destination_rules(
-    entities: CountryEntities, partner_id: str | None, operators: list[Operator] | None = None
-) -> DestinationRules:
-    """The rules for ``partner_id`` (None: the platform's defaults), read now."""
-    settings = None if partner_id is None else entities.get(PartnerTrafficSettings, partner_id)
-    ops = entities.operators() if operators is None else operators
-    return DestinationRules(
-        countries=allowed_countries(settings, ops),
-        premium=premium_ranges(entities),
-        premium_allowed=() if settings is None else settings.premium_ranges_allowed,
-    )
-
-
 @dataclass
 class DestinationRulesCache:
-    """:func:`destination_rules` kept for ``ttl_s`` (the platform's part and each partner's)."""
+    """The rules for a partner (None: the platform's defaults), kept for ``ttl_s`` (the platform's
+    part and each partner's; 0: read every time)."""
 
     entities: CountryEntities
     ttl_s: float
@@ -152,6 +141,5 @@ __all__ = [
     "CountryEntities",
     "DestinationRules",
     "DestinationRulesCache",
-    "destination_rules",
     "premium_ranges",
 ]

@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from smsbilling.domain.entities import Entity
-from smsbilling.domain.send_limits import MessageRates, PartnerSendLimits, message_rates
-from smsbilling.settings import SmsSendLimits
+from smsbilling.domain.send_limits import MessageRates
 
 WindowName = Literal["second", "minute"]
 
@@ -43,10 +41,6 @@ class SendQuota(Protocol):
     def give_back(self, key: str, count: int, at_s: int) -> None:
         """Undo a :meth:`take` of ``count`` at ``at_s`` (best effort)."""
         ...
-
-
-class LimitsReader(Protocol):
-    def get[E: Entity](self, model: type[E], entity_id: str) -> E | None: ...
 
 
 class MessagesRateLimited(Exception):
@@ -86,10 +80,6 @@ class TakenQuota:
 
 def quota_key(partner_id: str) -> str:
     return f"partner:{partner_id}"
-
-
-def partner_rates(entities: LimitsReader, partner_id: str, defaults: SmsSendLimits) -> MessageRates:
-    return message_rates(defaults, entities.get(PartnerSendLimits, partner_id))
 
 
 def take_messages(

@@ -53,6 +53,7 @@ class SmsDeps:
     limits: api_send.SendLimits
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     quota: SendQuota | None = None  # per-partner message limits (logic/send_limits.py); None: none
+    rules: api_send.SendRules | None = None  # destinations and message limits; None: read per send
 
 
 _override: list[SmsDeps] = []
@@ -69,12 +70,14 @@ def use(deps: SmsDeps | None) -> None:
 def _deployed() -> SmsDeps:
     settings = load_settings()
     client = aws.dynamodb()
+    entities = DynamoEntityStore(client, settings.tables.entities)
     return SmsDeps(
-        entities=DynamoEntityStore(client, settings.tables.entities),
+        entities=entities,
         ledger=DynamoDbLedgerStore(settings.tables.ledger, client, settings.ledger),
         events=SqsEventPublisher(aws.sqs(), settings.queues),
         limits=api_send.SendLimits(messages=settings.messages, sms=settings.sms, ledger=settings.ledger),
         quota=DynamoSendQuota(client, settings.tables.counters),
+        rules=api_send.send_rules(entities, settings.sms, ttl_s=settings.traffic.rules_cache_s),
     )
 
 
@@ -191,6 +194,7 @@ def _send(
             events=deps.events,
             limits=deps.limits,
             quota=deps.quota,
+            rules=deps.rules,
         )
     except api_send.SendError as error:
         raise _problem(error) from None
