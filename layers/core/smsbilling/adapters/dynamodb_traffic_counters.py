@@ -57,11 +57,10 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import ClientError
 
 from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
-from smsbilling.adapters.memory_traffic_counters import counter_ids
 from smsbilling.adapters.pacing import jitter_ms, sleep_ms
 from smsbilling.domain.traffic import window_end, window_start
 from smsbilling.logic.fraud_limits import FraudLimitControl
-from smsbilling.logic.traffic_control import CounterHit
+from smsbilling.logic.traffic_control import CounterHit, counter_ids
 from smsbilling.logic.traffic_defaults import LiveTrafficLimits
 from smsbilling.settings import Settings
 

@@ -12,23 +12,7 @@ import threading
 from collections.abc import Sequence
 
 from smsbilling.domain.traffic import window_start
-from smsbilling.logic.traffic_control import CounterHit
-
-
-def counter_ids(hits: Sequence[CounterHit]) -> list[str]:
-    """Each hit's identity within a message (``window:key``); refuses what no counter can take."""
-    ids: list[str] = []
-    for hit in hits:
-        if hit.amount < 0:
-            raise ValueError(f"counter {hit.key}: amounts only add (got {hit.amount})")
-        if hit.shards < 1:
-            raise ValueError(f"counter {hit.key}: shards must be at least 1")
-        if not hit.key:
-            raise ValueError("a counter needs a key")
-        ids.append(f"{hit.window.value}:{hit.key}")
-    if len(set(ids)) != len(ids):
-        raise ValueError("the same counter twice in one count")
-    return ids
+from smsbilling.logic.traffic_control import CounterHit, counter_ids
 
 
 class MemoryTrafficCounters:

@@ -44,6 +44,22 @@ class CounterHit:
     shards: int = 1
 
 
+def counter_ids(hits: Sequence[CounterHit]) -> list[str]:
+    """Each hit's identity within a message (``window:key``); refuses what no counter can take."""
+    ids: list[str] = []
+    for hit in hits:
+        if hit.amount < 0:
+            raise ValueError(f"counter {hit.key}: amounts only add (got {hit.amount})")
+        if hit.shards < 1:
+            raise ValueError(f"counter {hit.key}: shards must be at least 1")
+        if not hit.key:
+            raise ValueError("a counter needs a key")
+        ids.append(f"{hit.window.value}:{hit.key}")
+    if len(set(ids)) != len(ids):
+        raise ValueError("the same counter twice in one count")
+    return ids
+
+
 class TrafficCounters(Protocol):
     """Windowed counters (counters table). Implementations: adapters.memory_traffic_counters,
     adapters.dynamodb_traffic_counters; one suite: tests/contract/test_traffic_counters_contract.py."""
@@ -130,4 +146,5 @@ __all__ = [
     "TrafficControl",
     "TrafficCounters",
     "TrafficGuard",
+    "counter_ids",
 ]
