@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from smsbilling.adapters.memory_alerts import MemoryAlertSink
-from smsbilling.domain.alerts import alert_id_of
+from smsbilling.domain.alerts import Alert, AlertStatus, alert_id_of
 from smsbilling.domain.traffic import Action, AlertEvent, ControlName, Direction, Finding, MessageFacts
+from smsbilling.logic.admin_alerts import acknowledge
+from smsbilling.logic.admin_common import AdminCall
 from tests.unit.admin.world import PARTNER_KEY, T0, AdminWorld
 
 LIMIT = Finding(ControlName.FRAUD_LIMIT, "op1-hourly", Action.HOLD, "over 100 MOs an hour on op1")
@@ -114,3 +117,27 @@ def test_partner_keys_cannot_see_or_acknowledge_alerts(world: AdminWorld) -> Non
     assert world.get("/admin/alerts", key=PARTNER_KEY).status == 403
     assert world.post(f"/admin/alerts/{alert_id}/acknowledge", key=PARTNER_KEY).status == 403
     assert world.get(f"/admin/alerts/{alert_id}").json["status"] == "open"
+
+
+def test_of_two_admins_acknowledging_at_once_the_first_stands(world: AdminWorld) -> None:
+    alert_id = raise_alert(world, LIMIT, "m1", T0)
+    first = AdminCall(admin_key_id="ops-1", now=T0 + timedelta(minutes=1))
+    second = AdminCall(admin_key_id="ops-2", now=T0 + timedelta(minutes=1))
+
+    class FirstAdminBetweenReadAndWrite:
+        """The store as the second admin sees it: the first acknowledges after its read."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(world.entities, name)
+
+        def get(self, model: type[Alert], entity_id: str) -> Alert | None:
+            found = world.entities.get(model, entity_id)
+            if found is not None and found.status is AlertStatus.OPEN:
+                acknowledge(world.entities, first, entity_id, "first")
+            return found  # still open, as the second admin read it
+
+    stored, changed = acknowledge(FirstAdminBetweenReadAndWrite(), second, alert_id, "second")
+
+    assert changed is False
+    assert (stored.acknowledged_by, stored.note) == ("ops-1", "first")
+    assert [e["admin_key_id"] for e in world.audit() if e["action"] == "alert.acknowledge"] == ["ops-1"]
