@@ -2,10 +2,10 @@
 
 The traffic guard's sink creates and counts the records (adapters/dynamodb_alerts.py); admins only
 acknowledge them. Acknowledging is idempotent: the first acknowledgement stands (who, when, the
-note, the count then; written only while the alert is open, so also when two admins act at once), and acknowledging again answers the alert as it is and writes no second
-audit entry. Repeats of the alert's key after the acknowledgement are counted on it silently
-(domain/alerts.py). Only the acknowledgement fields are written, so a raise counted meanwhile is
-never undone.
+note, the count then; written only while the alert is open, so also when two admins act at once),
+and acknowledging again answers the alert as it is and writes no second audit entry. Repeats of the
+alert's key after the acknowledgement are counted on it silently (domain/alerts.py). Only the
+acknowledgement fields are written, so a raise counted meanwhile is never undone.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from smsbilling.logic.admin_common import (
     create_once,
     must_get,
     record,
+    update_fields,
 )
 from smsbilling.logic.countries import PREMIUM_LISTING
 from smsbilling.settings import ApiLimits, SmsSendLimits
@@ -207,11 +208,7 @@ def add_premium_range(
 
 def update_premium_range(store: AdminStore, call: AdminCall, prefix: str, note: str) -> PremiumRange:
     current = get_premium_range(store, prefix)
-    updated = store.update(
-        current.model_copy(update={"note": note, "updated_at": call.now}), ["note", "updated_at"]
-    )
-    if updated is None:
-        raise NotFound("premium range")
+    updated = update_fields(store, current, {"note": note, "updated_at": call.now}, "premium range")
     record(store, call, "premium_range.update", updated, {"note": note})
     return updated
 

@@ -35,7 +35,7 @@ from smsbilling.domain.blacklists import (
     scope_of,
     stop_reason,
 )
-from smsbilling.domain.entities import BlacklistEntry, Entity, Partner, PartnerService
+from smsbilling.domain.entities import BlacklistEntry, Entity, PartnerService
 from smsbilling.domain.msisdn import MsisdnError, normalise_msisdn
 
 
@@ -190,14 +190,6 @@ def service_scope(entities: EntityReader, partner_id: str, service_id: str | Non
     if service is None or service.partner_id != partner_id:
         raise UnknownService(service_id)
     return scope_of(partner_id, service_id)
-
-
-def partner_of(entities: EntityReader, service_id: str) -> str:
-    """The partner whose service this is (UnknownService when there is none)."""
-    service = entities.get(PartnerService, service_id)
-    if service is None or entities.get(Partner, service.partner_id) is None:
-        raise UnknownService(service_id)
-    return service.partner_id
 
 
 def international(msisdn: str, field: str = "msisdn") -> str:

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from smsbilling.domain.traffic import Direction, HeldMessage, HeldStatus
-from smsbilling.logic.admin_common import NotFound
+from smsbilling.logic.admin_common import must_get
 from smsbilling.logic.traffic_review import decide_held, held_messages, republish
 from smsbilling.web.admin.common import Cursor, Limit, admin_call, admin_errors, page_size
 from smsbilling.web.admin.deps import deps
@@ -77,9 +77,7 @@ def list_held(
 def get_held(message_id: MessageId) -> HeldView:
     admin_call(router)
     with admin_errors():
-        held = deps().entities.get(HeldMessage, message_id)
-        if held is None:
-            raise NotFound("held message")
+        held = must_get(deps().entities, HeldMessage, message_id, "held message")
     return held_view(held)
 
 
