@@ -9,6 +9,7 @@ notices, everyday Russian) may be caught by any rule.
 # ruff: noqa: RUF001, RUF003
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import boto3
@@ -443,6 +444,17 @@ def test_a_stored_rule_that_no_longer_compiles_is_skipped(store: MemoryEntitySto
     store.put(rule("old", "regex", "(unclosed"))
     result = SpamControl(store, cache_s=0).check(facts("lottery (unclosed"))
     assert [f.rule_id for f in result.findings] == ["g1"]
+
+
+def test_rules_are_compiled_and_a_broken_one_reported_once_per_read_not_per_message(
+    store: MemoryEntityStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.put(rule("old", "regex", "(unclosed"))
+    control = SpamControl(store, cache_s=60)
+    with caplog.at_level(logging.WARNING, logger="smsbilling.logic.spam"):
+        results = [control.check(facts("lottery (unclosed")) for _ in range(3)]
+    assert [[f.rule_id for f in r.findings] for r in results] == [["g1"]] * 3
+    assert [r.message for r in caplog.records].count("spam rule skipped: its pattern does not compile") == 1
 
 
 def test_loading_rules_pages_through_a_scope_and_stops_at_the_limit() -> None:

@@ -241,32 +241,54 @@ def _shown(text: str) -> str:
     return flat if len(flat) <= _SHOWN_CHARS_MAX else flat[: _SHOWN_CHARS_MAX - 1] + "…"
 
 
-def scan(
-    text: str, rules: Iterable[SpamRule], limits: SpamLimits = DEFAULT_LIMITS
-) -> tuple[list[SpamMatch], list[SpamRule]]:
-    """The enabled ``rules`` that match ``text`` (in the order given), and the rules whose stored
-    pattern no longer compiles (skipped: the caller reports them)."""
-    scanned = ScannedText(text, limits.text_chars_max)
-    matches: list[SpamMatch] = []
+@dataclass(frozen=True, slots=True)
+class CompiledRules:
+    """The enabled rules with their matchers (in the order given), and the enabled rules whose
+    stored pattern no longer compiles (left out: the caller reports them)."""
+
+    matchers: tuple[tuple[SpamRule, Matcher], ...]
+    broken: tuple[SpamRule, ...]
+
+
+def compile_rules(rules: Iterable[SpamRule], limits: SpamLimits = DEFAULT_LIMITS) -> CompiledRules:
+    matchers: list[tuple[SpamRule, Matcher]] = []
     broken: list[SpamRule] = []
     for rule in rules:
         if not rule.enabled:
             continue
         try:
-            matcher = compile_pattern(rule.kind, rule.pattern, limits)
+            matchers.append((rule, compile_pattern(rule.kind, rule.pattern, limits)))
         except SpamPatternError:
             broken.append(rule)
-            continue
-        found = matcher.find(scanned)
-        if found is not None:
-            matches.append(SpamMatch(rule, found))
-    return matches, broken
+    return CompiledRules(tuple(matchers), tuple(broken))
+
+
+def matching(text: str, *compiled: CompiledRules, limits: SpamLimits = DEFAULT_LIMITS) -> list[SpamMatch]:
+    """The rules of each of ``compiled`` (in turn) that match ``text``."""
+    scanned = ScannedText(text, limits.text_chars_max)
+    matches: list[SpamMatch] = []
+    for rules in compiled:
+        for rule, matcher in rules.matchers:
+            found = matcher.find(scanned)
+            if found is not None:
+                matches.append(SpamMatch(rule, found))
+    return matches
+
+
+def scan(
+    text: str, rules: Iterable[SpamRule], limits: SpamLimits = DEFAULT_LIMITS
+) -> tuple[list[SpamMatch], list[SpamRule]]:
+    """The enabled ``rules`` that match ``text`` (in the order given), and the rules whose stored
+    pattern no longer compiles (skipped: the caller reports them)."""
+    compiled = compile_rules(rules, limits)
+    return matching(text, compiled, limits=limits), list(compiled.broken)
 
 
 __all__ = [
     "DEFAULT_LIMITS",
     "GLOBAL_SCOPE",
     "RULE_ID_PATTERN",
+    "CompiledRules",
     "ScannedText",
     "SpamKind",
     "SpamLimits",
@@ -274,6 +296,8 @@ __all__ = [
     "SpamPatternError",
     "SpamRule",
     "compile_pattern",
+    "compile_rules",
     "listing_key",
+    "matching",
     "scan",
 ]

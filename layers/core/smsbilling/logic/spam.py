@@ -21,7 +21,16 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from smsbilling.domain.entities import Entity
-from smsbilling.domain.spam import DEFAULT_LIMITS, GLOBAL_SCOPE, SpamLimits, SpamRule, listing_key, scan
+from smsbilling.domain.spam import (
+    DEFAULT_LIMITS,
+    GLOBAL_SCOPE,
+    CompiledRules,
+    SpamLimits,
+    SpamRule,
+    compile_rules,
+    listing_key,
+    matching,
+)
 from smsbilling.domain.traffic import ControlName, Direction, Finding, MessageFacts
 from smsbilling.logic.traffic_control import ControlResult
 from smsbilling.settings import TrafficLimits
@@ -67,7 +76,7 @@ def load_rules(store: SpamRuleStore, scope: str, *, rules_max: int) -> list[Spam
 @dataclass
 class _Cached:
     loaded_at: float
-    rules: list[SpamRule]
+    compiled: CompiledRules
 
 
 class SpamControl:
@@ -100,24 +109,28 @@ class SpamControl:
             rules_max=traffic.spam_rules_max,
         )
 
-    def rules(self, scope: str) -> list[SpamRule]:
-        """A scope's rules, read again once the cached copy is ``cache_s`` old."""
+    def rules(self, scope: str) -> CompiledRules:
+        """A scope's rules with their matchers, read and compiled again once the cached copy is
+        ``cache_s`` old (a rule that no longer compiles is reported then, and left out)."""
         now = self._clock()
         cached = self._cache.get(scope)
         if cached is None or now - cached.loaded_at >= self._cache_s:
-            cached = _Cached(now, load_rules(self._store, scope, rules_max=self._rules_max))
+            compiled = compile_rules(load_rules(self._store, scope, rules_max=self._rules_max), self._limits)
+            for rule in compiled.broken:
+                logger.warning(
+                    "spam rule skipped: its pattern does not compile", extra={"rule_id": rule.rule_id}
+                )
+            cached = _Cached(now, compiled)
             self._cache[scope] = cached
-        return cached.rules
+        return cached.compiled
 
     def check(self, facts: MessageFacts) -> ControlResult:
         if facts.direction is not Direction.MT or not facts.text:
             return ControlResult()
-        rules = self.rules(GLOBAL_SCOPE)
+        compiled = [self.rules(GLOBAL_SCOPE)]
         if facts.partner_id is not None and facts.partner_id != GLOBAL_SCOPE:
-            rules = rules + self.rules(facts.partner_id)
-        matches, broken = scan(facts.text, rules, self._limits)
-        for rule in broken:
-            logger.warning("spam rule skipped: its pattern does not compile", extra={"rule_id": rule.rule_id})
+            compiled.append(self.rules(facts.partner_id))
+        matches = matching(facts.text, *compiled, limits=self._limits)
         return ControlResult(
             findings=tuple(
                 Finding(ControlName.SPAM, match.rule.rule_id, match.rule.action, match.reason())
