@@ -74,7 +74,7 @@ class DynamoInboundStore:
         return mo
 
     def decide(self, mo: StoredMo) -> bool:
-        if not mo.state.is_final and mo.state is not MoState.HELD:
+        if not mo.state.is_decided:
             raise ValueError(f"decide() needs a final state or held, got {mo.state.value}")
         values = model_attributes(mo)
         del values["message_id"]

@@ -6,7 +6,7 @@ They pass the same contract tests as the DynamoDB adapters (tests/contract/test_
 from __future__ import annotations
 
 from smsbilling.contracts import MoReceived
-from smsbilling.domain.inbound import MoState, StoredMo
+from smsbilling.domain.inbound import StoredMo
 
 
 class MemoryInboundStore:
@@ -17,7 +17,7 @@ class MemoryInboundStore:
         return self.messages.setdefault(mo.message_id, mo)
 
     def decide(self, mo: StoredMo) -> bool:
-        if not mo.state.is_final and mo.state is not MoState.HELD:
+        if not mo.state.is_decided:
             raise ValueError(f"decide() needs a final state or held, got {mo.state.value}")
         current = self.messages.get(mo.message_id)
         if current is None or current.state.is_final:

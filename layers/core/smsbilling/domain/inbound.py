@@ -24,6 +24,11 @@ class MoState(StrEnum):
     def is_final(self) -> bool:
         return self not in (MoState.RECEIVED, MoState.ACCEPTED, MoState.HELD)
 
+    @property
+    def is_decided(self) -> bool:
+        """Final, or held for an admin: what the processor stores as its decision (and lists)."""
+        return self.is_final or self is MoState.HELD
+
 
 class InboundMo(BaseModel):
     """An MO as an operator link hands it over (HTTP JSON, Kannel's get-url form, or the bridge).

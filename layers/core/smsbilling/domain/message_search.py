@@ -66,7 +66,7 @@ def msisdn_filter(raw: str) -> str:
 
 def mo_listed_for(mo: StoredMo) -> str | None:
     """The partner whose listing holds the MO (None: in no listing)."""
-    return mo.partner_id if mo.state.is_final or mo.state is MoState.HELD else None
+    return mo.partner_id if mo.state.is_decided else None
 
 
 def mo_key(mo: StoredMo) -> str:
