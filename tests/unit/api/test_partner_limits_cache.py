@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from smsbilling.adapters.memory_entities import MemoryEntityStore
-from smsbilling.domain.send_limits import PartnerSendLimits, RequestRates
+from smsbilling.domain.send_limits import PartnerSendLimits, Rates
 from smsbilling.logic import partner_limits
 from smsbilling.logic.partner_limits import PartnerLimitsCache
 from smsbilling.settings import ApiLimits
 
 DEFAULTS = ApiLimits(partner_requests_per_s_max=100, partner_requests_per_min_max=3000)
-DEFAULT_RATES = RequestRates(per_s_max=100, per_min_max=3000)
+DEFAULT_RATES = Rates(per_s_max=100, per_min_max=3000)
 
 
 class Entities(MemoryEntityStore):
@@ -46,8 +46,8 @@ def test_a_partners_own_limits_replace_the_defaults_field_by_field() -> None:
     entities, _, cache = make()
     entities.put(PartnerSendLimits(partner_id="p1", requests_per_s_max=5, messages_per_s_max=1))
     entities.put(PartnerSendLimits(partner_id="p2", requests_per_min_max=60))
-    assert cache.request_rates("p1", DEFAULTS) == RequestRates(per_s_max=5, per_min_max=3000)
-    assert cache.request_rates("p2", DEFAULTS) == RequestRates(per_s_max=100, per_min_max=60)
+    assert cache.request_rates("p1", DEFAULTS) == Rates(per_s_max=5, per_min_max=3000)
+    assert cache.request_rates("p2", DEFAULTS) == Rates(per_s_max=100, per_min_max=60)
     assert cache.request_rates("p3", DEFAULTS) == DEFAULT_RATES
 
 

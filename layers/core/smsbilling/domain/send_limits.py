@@ -39,34 +39,24 @@ class PartnerSendLimits(Entity):
 
 
 @dataclass(frozen=True, slots=True)
-class MessageRates:
-    """The limits in force for one partner."""
+class Rates:
+    """Per-second and per-minute limits in force for one partner (messages, or API requests)."""
 
     per_s_max: int
     per_min_max: int
 
 
-def message_rates(defaults: SmsSendLimits, partner: PartnerSendLimits | None) -> MessageRates:
-    per_s = defaults.partner_messages_per_s_max
-    per_min = defaults.partner_messages_per_min_max
-    if partner is not None:
-        per_s = partner.messages_per_s_max or per_s
-        per_min = partner.messages_per_min_max or per_min
-    return MessageRates(per_s_max=per_s, per_min_max=per_min)
+def message_rates(defaults: SmsSendLimits, partner: PartnerSendLimits | None) -> Rates:
+    """The partner's own message limits where stored, else the platform's."""
+    own = (None, None) if partner is None else (partner.messages_per_s_max, partner.messages_per_min_max)
+    return _in_force(defaults.partner_messages_per_s_max, defaults.partner_messages_per_min_max, *own)
 
 
-@dataclass(frozen=True, slots=True)
-class RequestRates:
-    """The API request limits in force for one partner (over all its keys)."""
-
-    per_s_max: int
-    per_min_max: int
+def request_rates(defaults: ApiLimits, partner: PartnerSendLimits | None) -> Rates:
+    """The partner's own API request limits (over all its keys) where stored, else the platform's."""
+    own = (None, None) if partner is None else (partner.requests_per_s_max, partner.requests_per_min_max)
+    return _in_force(defaults.partner_requests_per_s_max, defaults.partner_requests_per_min_max, *own)
 
 
-def request_rates(defaults: ApiLimits, partner: PartnerSendLimits | None) -> RequestRates:
-    per_s = defaults.partner_requests_per_s_max
-    per_min = defaults.partner_requests_per_min_max
-    if partner is not None:
-        per_s = partner.requests_per_s_max or per_s
-        per_min = partner.requests_per_min_max or per_min
-    return RequestRates(per_s_max=per_s, per_min_max=per_min)
+def _in_force(per_s: int, per_min: int, own_per_s: int | None, own_per_min: int | None) -> Rates:
+    return Rates(per_s_max=own_per_s or per_s, per_min_max=own_per_min or per_min)

@@ -25,9 +25,8 @@ from smsbilling.domain.countries import (
 )
 from smsbilling.domain.entities import Partner
 from smsbilling.domain.send_limits import (
-    MessageRates,
     PartnerSendLimits,
-    RequestRates,
+    Rates,
     message_rates,
     request_rates,
 )
@@ -112,8 +111,8 @@ def _countries(codes: Sequence[str]) -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class SendLimitsState:
     limits: PartnerSendLimits  # as stored, or all None when none is
-    in_force: MessageRates
-    requests_in_force: RequestRates
+    in_force: Rates
+    requests_in_force: Rates
 
 
 def _state(limits: PartnerSendLimits, sms: SmsSendLimits, api: ApiLimits) -> SendLimitsState:

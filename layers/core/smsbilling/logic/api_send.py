@@ -52,7 +52,7 @@ from smsbilling.domain.ledger import (
 from smsbilling.domain.money import CREDITS
 from smsbilling.domain.msisdn import MsisdnError, normalise_msisdn
 from smsbilling.domain.mt_encoding import EncodingRefused, encode_text, operator_for
-from smsbilling.domain.send_limits import MessageRates, message_rates
+from smsbilling.domain.send_limits import Rates, message_rates
 from smsbilling.domain.sms_credits import (
     CREDIT_RATES_ID,
     CreditRates,
@@ -172,7 +172,7 @@ class SendRules(Protocol):
 
     def destinations(self, partner_id: str) -> DestinationRules: ...
 
-    def message_rates(self, partner_id: str) -> MessageRates: ...
+    def message_rates(self, partner_id: str) -> Rates: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +187,7 @@ class CachedSendRules:
     def destinations(self, partner_id: str) -> DestinationRules:
         return self.destination_rules.rules(partner_id)
 
-    def message_rates(self, partner_id: str) -> MessageRates:
+    def message_rates(self, partner_id: str) -> Rates:
         return message_rates(self.defaults, self.partner_limits.stored(partner_id))
 
 

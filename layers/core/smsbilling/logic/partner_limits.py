@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from smsbilling.domain.entities import Entity
-from smsbilling.domain.send_limits import PartnerSendLimits, RequestRates, request_rates
+from smsbilling.domain.send_limits import PartnerSendLimits, Rates, request_rates
 from smsbilling.settings import ApiLimits
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class LimitsReader(Protocol):
 class PartnerRequestLimits(Protocol):
     """What the conventions ask (web/conventions.py ``ConventionDeps.partner_limits``)."""
 
-    def request_rates(self, partner_id: str, defaults: ApiLimits) -> RequestRates: ...
+    def request_rates(self, partner_id: str, defaults: ApiLimits) -> Rates: ...
 
 
 @dataclass
@@ -52,7 +52,7 @@ class PartnerLimitsCache:
     clock: Callable[[], float] = time.monotonic
     _partners: dict[str, tuple[float, PartnerSendLimits | None]] = field(default_factory=dict)
 
-    def request_rates(self, partner_id: str, defaults: ApiLimits) -> RequestRates:
+    def request_rates(self, partner_id: str, defaults: ApiLimits) -> Rates:
         """The request limits in force for ``partner_id``: its own where stored, else ``defaults``."""
         return request_rates(defaults, self.stored(partner_id))
 

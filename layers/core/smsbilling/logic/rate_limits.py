@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
-from smsbilling.domain.send_limits import RequestRates
+from smsbilling.domain.send_limits import Rates
 from smsbilling.settings import ApiLimits
 
 
@@ -51,9 +51,7 @@ def check_rate(counter: RateCounter, key: str, *, now: datetime, limits: ApiLimi
     return _check(counter, key, now, limits.api_key_requests_per_s_max, limits.api_key_requests_per_min_max)
 
 
-def check_partner_rate(
-    counter: RateCounter, partner_id: str, *, now: datetime, rates: RequestRates
-) -> RateDecision:
+def check_partner_rate(counter: RateCounter, partner_id: str, *, now: datetime, rates: Rates) -> RateDecision:
     """The partner's windows over all its keys (counter key ``partner:<id>``), at ``rates``: the
     limits in force for it (domain/send_limits.py :func:`~smsbilling.domain.send_limits.request_rates`)."""
     return _check(counter, f"partner:{partner_id}", now, rates.per_s_max, rates.per_min_max)

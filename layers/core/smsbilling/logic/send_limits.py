@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from smsbilling.domain.send_limits import MessageRates
+from smsbilling.domain.send_limits import Rates
 
 WindowName = Literal["second", "minute"]
 
@@ -83,7 +83,7 @@ def quota_key(partner_id: str) -> str:
 
 
 def take_messages(
-    quota: SendQuota, partner_id: str, count: int, *, now: datetime, rates: MessageRates
+    quota: SendQuota, partner_id: str, count: int, *, now: datetime, rates: Rates
 ) -> TakenQuota:
     """Take ``count`` messages of the partner's quota; MessagesRateLimited / MessagesOverLimit."""
     if count > rates.per_s_max:

@@ -52,7 +52,7 @@ from smsbilling.adapters import aws
 from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
 from smsbilling.adapters.dynamodb_idempotency import DynamoIdempotencyStore
 from smsbilling.adapters.dynamodb_rate_counter import DynamoRateCounter
-from smsbilling.domain.send_limits import RequestRates, request_rates
+from smsbilling.domain.send_limits import Rates, request_rates
 from smsbilling.logic import idempotency as idem
 from smsbilling.logic.api_auth import NotAuthenticated, api_key_from_headers, authenticate
 from smsbilling.logic.mo_intake import EntityReader
@@ -340,7 +340,7 @@ def _counted(
 # --- helpers -----------------------------------------------------------------------------------------
 
 
-def _partner_rates(deps: ConventionDeps, partner_id: str) -> RequestRates:
+def _partner_rates(deps: ConventionDeps, partner_id: str) -> Rates:
     if deps.partner_limits is None:
         return request_rates(deps.limits, None)
     return deps.partner_limits.request_rates(partner_id, deps.limits)
