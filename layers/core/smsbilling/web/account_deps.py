@@ -27,6 +27,7 @@ from smsbilling.domain.api_scopes import Scope
 from smsbilling.domain.entities import ApiKey, Partner, PartnerStatus
 from smsbilling.logic import partner_accounts as accounts
 from smsbilling.logic import services
+from smsbilling.logic.mo_intake import EntityReader
 from smsbilling.logic.notifier import Notifier
 from smsbilling.settings import PartnerAccountLimits, Settings, load_settings
 from smsbilling.web.partner_auth import current_key
@@ -128,7 +129,11 @@ def deps() -> AccountDeps:
 def caller(router: BaseRouter, scope: Scope | None) -> tuple[ApiKey, Partner]:
     """The calling key and its partner: 401 without a valid key, 403 when the partner is not active
     (e-mail not confirmed yet) or the key lacks ``scope``."""
-    store = deps().store
+    return authorised(router, deps().store, scope)
+
+
+def authorised(router: BaseRouter, store: EntityReader, scope: Scope | None) -> tuple[ApiKey, Partner]:
+    """:func:`caller` over ``store`` (a router with dependencies of its own)."""
     key = current_key(router, store)
     try:
         partner = accounts.authorise(key, store.get(Partner, key.partner_id), scope)
@@ -138,7 +143,11 @@ def caller(router: BaseRouter, scope: Scope | None) -> tuple[ApiKey, Partner]:
 
 
 def page_limit(limit: int | None) -> int:
-    size_max = deps().page_size_max
+    return page_size(limit, deps().page_size_max)
+
+
+def page_size(limit: int | None, size_max: int) -> int:
+    """The page size asked for (50 by default), or 422 when it is not 1 to ``size_max``."""
     if limit is None:
         return min(50, size_max)
     if not 1 <= limit <= size_max:

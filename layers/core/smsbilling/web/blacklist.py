@@ -36,13 +36,11 @@ from smsbilling.adapters import aws
 from smsbilling.adapters.dynamodb_entities import DynamoEntityStore, InvalidCursor
 from smsbilling.domain.api_scopes import Scope
 from smsbilling.domain.blacklists import TooManyRows, is_stop_entry, parse_scope
-from smsbilling.domain.entities import BlacklistEntry, Partner
+from smsbilling.domain.entities import BlacklistEntry
 from smsbilling.logic import blacklists
-from smsbilling.logic import partner_accounts as accounts
 from smsbilling.settings import ApiLimits, TrafficLimits, load_settings
-from smsbilling.web.account_deps import problem_of, responses
+from smsbilling.web.account_deps import authorised, page_size, responses
 from smsbilling.web.blacklist_csv import CSV_REQUEST_BODY, ImportView, csv_text
-from smsbilling.web.partner_auth import current_key
 from smsbilling.web.problems import ApiProblem
 
 router = Router()  # type: ignore[no-untyped-call]
@@ -136,11 +134,7 @@ class EntryPage(BaseModel):
 def _caller(scope: Scope) -> tuple[Store, str]:
     """The store and the calling partner's id: 401, or 403 (inactive partner, scope missing)."""
     store = _deps().entities
-    key = current_key(router, store)
-    try:
-        partner = accounts.authorise(key, store.get(Partner, key.partner_id), scope)
-    except accounts.AccountError as error:
-        raise problem_of(error) from None
+    _, partner = authorised(router, store, scope)
     return store, partner.partner_id
 
 
@@ -176,17 +170,7 @@ def _problems() -> Iterator[None]:
 
 
 def _page_size(limit: int | None) -> int:
-    size_max = _deps().api.page_size_max
-    if limit is None:
-        return min(50, size_max)
-    if not 1 <= limit <= size_max:
-        raise ApiProblem(
-            422,
-            "validation_failed",
-            "The request is not valid.",
-            errors=[{"field": "limit", "reason": f"1 to {size_max}"}],
-        )
-    return limit
+    return page_size(limit, _deps().api.page_size_max)
 
 
 _FORBIDDEN = "The key lacks the scope, or the account is not active."
