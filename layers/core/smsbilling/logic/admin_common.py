@@ -200,6 +200,20 @@ def create_once[E: Entity](store: AdminStore, entity: E, *, ignore: Collection[s
     return stored, False
 
 
+def listing_holds[E: Entity](
+    store: AdminStore, model: type[E], gsi1pk: str, prefix: str = "", *, at_least: int
+) -> bool:
+    """Whether a listing holds ``at_least`` entities (read page by page, only as far as needed)."""
+    counted, cursor = 0, None
+    while True:
+        page, cursor = store.page(model, gsi1pk, prefix, limit=200, cursor=cursor)
+        counted += len(page)
+        if counted >= at_least:
+            return True
+        if cursor is None:
+            return False
+
+
 def merged[E: Entity](current: E, changes: Mapping[str, Any]) -> E:
     """``current`` with ``changes`` applied and validated again (Invalid names the field at fault)."""
     return validated(type(current), current.model_dump() | dict(changes))

@@ -27,6 +27,7 @@ from smsbilling.logic.admin_common import (
     NotFound,
     PageOf,
     create_once,
+    listing_holds,
     merged,
     must_get,
     record,
@@ -54,22 +55,13 @@ def list_limits(store: AdminStore, *, limit: int, cursor: str | None) -> PageOf[
     return store.page(FraudLimit, LISTING, limit=limit, cursor=cursor)
 
 
-def _count_at_most(store: AdminStore, most: int) -> int:
-    counted, cursor = 0, None
-    while True:
-        page, cursor = store.page(FraudLimit, LISTING, limit=200, cursor=cursor)
-        counted += len(page)
-        if cursor is None or counted > most:
-            return counted
-
-
 def create_limit(
     store: AdminStore, call: AdminCall, limit: FraudLimit, *, limits_max: int
 ) -> tuple[FraudLimit, bool]:
     existing = store.get(FraudLimit, limit.limit_id)
     if existing is None:
         check_limit(store, limit)
-        if _count_at_most(store, limits_max) >= limits_max:
+        if listing_holds(store, FraudLimit, LISTING, at_least=limits_max):
             raise Conflict("too_many_limits", f"at most {limits_max} fraud limits; delete or change one")
     stored, created = create_once(store, limit, ignore=("created_at", "updated_at"))
     if created:

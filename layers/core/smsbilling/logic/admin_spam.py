@@ -34,6 +34,7 @@ from smsbilling.logic.admin_common import (
     NotFound,
     PageOf,
     create_once,
+    listing_holds,
     merged,
     must_get,
     record,
@@ -65,22 +66,12 @@ def list_rules(store: AdminStore, scope: str | None, *, limit: int, cursor: str 
     return store.page(SpamRule, gsi1pk, prefix, limit=limit, cursor=cursor)
 
 
-def _count_at_most(store: AdminStore, scope: str, most: int) -> int:
-    gsi1pk, prefix = listing_key(scope)
-    counted, cursor = 0, None
-    while True:
-        page, cursor = store.page(SpamRule, gsi1pk, prefix, limit=200, cursor=cursor)
-        counted += len(page)
-        if cursor is None or counted >= most:
-            return counted
-
-
 def create_rule(
     store: AdminStore, call: AdminCall, rule: SpamRule, *, limits: SpamLimits, rules_max: int
 ) -> tuple[SpamRule, bool]:
     if store.get(SpamRule, rule.rule_id) is None:
         check_pattern(rule, limits)
-        if _count_at_most(store, rule.scope, rules_max) >= rules_max:
+        if listing_holds(store, SpamRule, *listing_key(rule.scope), at_least=rules_max):
             raise Conflict(
                 "too_many_rules", f"at most {rules_max} spam rules per scope; delete or change one"
             )
