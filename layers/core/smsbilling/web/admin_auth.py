@@ -13,20 +13,18 @@ the 422 (or 400). So every admin operation answers a partner key 403, whatever i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from smsbilling.domain.entities import AdminKey
 from smsbilling.logic.admin_auth import NotAnAdmin, authenticate_admin
 from smsbilling.logic.api_auth import NotAuthenticated, api_key_from_headers
 from smsbilling.logic.mo_intake import EntityReader
 from smsbilling.web.conventions import Caller, CallerResolver, resolved_credential
-from smsbilling.web.problems import ApiProblem, problem
+from smsbilling.web.problems import ApiProblem, answer_refused_requests_first, problem
 
 logger = Logger(child=True)
 
@@ -63,23 +61,15 @@ def current_admin(router: BaseRouter, entities: EntityReader) -> AdminKey:
 
 def install_admin_gate(app: APIGatewayRestResolver, entities: Callable[[], EntityReader]) -> None:
     """Answer invalid requests 401/403 unless an admin sent them (after install_problem_handlers)."""
-    validation = app.exception_handler_manager.lookup_exception_handler(RequestValidationError)
-    bad_json = app.exception_handler_manager.lookup_exception_handler(json.JSONDecodeError)
-    if validation is None or bad_json is None:
-        raise RuntimeError("install the problem handlers before the admin gate")
 
-    def gated(answer: Callable[[Exception], Response[str]]) -> Callable[[Exception], Response[str]]:
-        def handler(error: Exception) -> Response[str]:
-            try:
-                current_admin(app, entities())
-            except ApiProblem as denied:
-                return problem(denied.status, denied.code, denied.detail, denied.headers)
-            return answer(error)
+    def denial() -> Response[str] | None:
+        try:
+            current_admin(app, entities())
+        except ApiProblem as denied:
+            return problem(denied.status, denied.code, denied.detail, denied.headers)
+        return None
 
-        return handler
-
-    app.exception_handler(RequestValidationError)(gated(validation))
-    app.exception_handler(json.JSONDecodeError)(gated(bad_json))
+    answer_refused_requests_first(app, denial)
 
 
 def admin_caller(entities: Callable[[], EntityReader]) -> CallerResolver:

@@ -26,7 +26,8 @@ read are the last ones read, else the platform's (the request is still counted);
 store that cannot be reached answers 503, since running a write without its claim could do it twice.
 
 Powertools runs request validation *before* global middlewares: a request whose body or path
-parameters fail validation is answered 422 by it and is neither counted nor stored.
+parameters fail validation (or whose JSON is malformed) is counted against the caller's limits by
+the problem handler instead (over them: 429), and never stored for idempotency.
 
 Stores are built from the settings on first use; tests swap them with :meth:`ApiConventions.use`.
 """
@@ -46,7 +47,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, BaseRouter
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from smsbilling.adapters import aws
 from smsbilling.adapters.dynamodb_entities import DynamoEntityStore
@@ -59,7 +59,13 @@ from smsbilling.logic.mo_intake import EntityReader
 from smsbilling.logic.partner_limits import PartnerLimitsCache, PartnerRequestLimits
 from smsbilling.logic.rate_limits import RateCounter, check_partner_rate, check_rate
 from smsbilling.settings import ApiLimits, load_settings
-from smsbilling.web.problems import PROBLEM_JSON, ApiProblem, install_problem_handlers, problem
+from smsbilling.web.problems import (
+    PROBLEM_JSON,
+    ApiProblem,
+    answer_refused_requests_first,
+    install_problem_handlers,
+    problem,
+)
 
 logger = Logger(child=True)
 
@@ -311,30 +317,10 @@ def install_api_conventions(
         return conventions.idempotency(app, next_middleware)
 
     app.use(middlewares=[rate_limit, idempotency])
-    _count_refused_requests(app, conventions)
+    # Requests Powertools refuses before any middleware (an invalid body, malformed JSON) count too:
+    # otherwise a client could send invalid requests without end and never be limited.
+    answer_refused_requests_first(app, lambda: conventions.refusal(app))
     return conventions
-
-
-def _count_refused_requests(app: APIGatewayRestResolver, conventions: ApiConventions) -> None:
-    """Requests Powertools refuses before any middleware (an invalid body, malformed JSON) count too.
-
-    Without this a client could send invalid requests without end and never be limited: their
-    problem handlers (install_problem_handlers, the admin gate) answer only after the rate check.
-    """
-    for kind in (RequestValidationError, json.JSONDecodeError):
-        answer = app.exception_handler_manager.lookup_exception_handler(kind)
-        if answer is not None:
-            app.exception_handler(kind)(_counted(app, conventions, answer))
-
-
-def _counted(
-    app: APIGatewayRestResolver, conventions: ApiConventions, answer: Callable[..., Any]
-) -> Callable[[Exception], Any]:
-    def handler(error: Exception) -> Any:
-        refused = conventions.refusal(app)
-        return refused if refused is not None else answer(error)
-
-    return handler
 
 
 # --- helpers -----------------------------------------------------------------------------------------

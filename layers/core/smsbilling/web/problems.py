@@ -7,6 +7,7 @@ with a stable ``code`` and, for validation errors, the fields at fault.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -88,6 +89,32 @@ def install_problem_handlers(app: APIGatewayRestResolver) -> None:
         if content_type.strip().lower().startswith("multipart/"):
             return _not_json()
         raise error
+
+
+def answer_refused_requests_first(
+    app: APIGatewayRestResolver, first: Callable[[], Response[Any] | None]
+) -> None:
+    """Ask ``first`` before answering a request Powertools refuses ahead of every middleware (an
+    invalid body or parameter, malformed JSON); its answer, when it has one, goes out instead.
+
+    The admin gate (401/403 before any validation detail) and the rate limits (a refused request
+    counts too) both stand there. Install after :func:`install_problem_handlers`.
+    """
+    for kind in (RequestValidationError, json.JSONDecodeError):
+        answer = app.exception_handler_manager.lookup_exception_handler(kind)
+        if answer is None:
+            raise RuntimeError("install the problem handlers first")
+        app.exception_handler(kind)(_first(first, answer))
+
+
+def _first(
+    first: Callable[[], Response[Any] | None], answer: Callable[[Exception], Any]
+) -> Callable[[Exception], Any]:
+    def handler(error: Exception) -> Any:
+        found = first()
+        return found if found is not None else answer(error)
+
+    return handler
 
 
 def _not_json() -> Response[str]:
