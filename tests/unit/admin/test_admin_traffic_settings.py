@@ -16,9 +16,9 @@ from smsbilling.domain.countries import PremiumRange, RefusalKind
 from smsbilling.domain.entities import Operator
 from smsbilling.domain.send_limits import PartnerSendLimits
 from smsbilling.domain.traffic import PartnerTrafficSettings
-from smsbilling.logic.api_send import send_rules
 from smsbilling.logic.countries import DestinationRulesCache
 from smsbilling.logic.partner_limits import PartnerLimitsCache
+from smsbilling.logic.send_limits import send_rules
 from smsbilling.settings import ApiLimits, SmsSendLimits
 
 from .world import PARTNER_KEY, AdminWorld, Answer

@@ -21,7 +21,7 @@ from smsbilling.adapters.memory_send_quota import MemorySendQuota
 from smsbilling.domain.countries import PremiumRange
 from smsbilling.domain.send_limits import PartnerSendLimits
 from smsbilling.domain.traffic import PartnerTrafficSettings
-from smsbilling.logic.api_send import send_rules
+from smsbilling.logic.send_limits import send_rules
 from smsbilling.settings import ApiLimits
 from smsbilling.web import sms as sms_web
 from smsbilling.web.conventions import ConventionDeps, partner_caller

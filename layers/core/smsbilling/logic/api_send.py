@@ -52,7 +52,6 @@ from smsbilling.domain.ledger import (
 from smsbilling.domain.money import CREDITS
 from smsbilling.domain.msisdn import MsisdnError, normalise_msisdn
 from smsbilling.domain.mt_encoding import EncodingRefused, encode_text, operator_for
-from smsbilling.domain.send_limits import Rates, message_rates
 from smsbilling.domain.sms_credits import (
     CREDIT_RATES_ID,
     CreditRates,
@@ -60,9 +59,8 @@ from smsbilling.domain.sms_credits import (
     route_credits,
     send_credits,
 )
-from smsbilling.logic.countries import DestinationRules, DestinationRulesCache
-from smsbilling.logic.partner_limits import PartnerLimitsCache
-from smsbilling.logic.send_limits import SendQuota, TakenQuota, take_messages
+from smsbilling.logic.countries import DestinationRules
+from smsbilling.logic.send_limits import SendQuota, SendRules, TakenQuota, send_rules, take_messages
 from smsbilling.ports import LedgerStore
 from smsbilling.settings import LedgerLimits, MessageLimits, SmsSendLimits
 
@@ -165,36 +163,6 @@ class SendLimits:
     @property
     def slots(self) -> int:
         return min(self.sms.credit_slots_count, self.ledger.credit_block_slots_max)
-
-
-class SendRules(Protocol):
-    """A partner's destination rules and message limits, as a send reads them."""
-
-    def destinations(self, partner_id: str) -> DestinationRules: ...
-
-    def message_rates(self, partner_id: str) -> Rates: ...
-
-
-@dataclass(frozen=True, slots=True)
-class CachedSendRules:
-    """:class:`SendRules` read through the caches the guard and the conventions use (``ttl_s`` 0: read
-    on every send)."""
-
-    destination_rules: DestinationRulesCache
-    partner_limits: PartnerLimitsCache
-    defaults: SmsSendLimits
-
-    def destinations(self, partner_id: str) -> DestinationRules:
-        return self.destination_rules.rules(partner_id)
-
-    def message_rates(self, partner_id: str) -> Rates:
-        return message_rates(self.defaults, self.partner_limits.stored(partner_id))
-
-
-def send_rules(entities: SendEntities, defaults: SmsSendLimits, *, ttl_s: float) -> CachedSendRules:
-    return CachedSendRules(
-        DestinationRulesCache(entities, ttl_s=ttl_s), PartnerLimitsCache(entities, ttl_s=ttl_s), defaults
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,9 @@ credit is reserved: a request whose messages do not fit is refused whole (429 ``
 get stays for the next request. A request that takes its quota and is then refused for another reason
 (credits) gives it back. Unlike the request limits (logic/rate_limits.py), refused messages are not
 counted: a partner over the limit gets exactly the limit through, not less.
+
+:class:`SendRules` is what a send reads about its partner (destination rules, message limits); the
+deployed API reads them through caches (:func:`send_rules`, ``traffic.rules_cache_s``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from smsbilling.domain.send_limits import Rates
+from smsbilling.domain.send_limits import Rates, message_rates
+from smsbilling.logic.countries import CountryEntities, DestinationRules, DestinationRulesCache
+from smsbilling.logic.partner_limits import PartnerLimitsCache
+from smsbilling.settings import SmsSendLimits
 
 WindowName = Literal["second", "minute"]
 
@@ -98,3 +104,33 @@ def take_messages(
     if refused.window == "minute":
         raise MessagesRateLimited("minute", 60 - at_s % 60, rates.per_min_max)
     raise MessagesRateLimited("second", 1, rates.per_s_max)
+
+
+class SendRules(Protocol):
+    """A partner's destination rules and message limits, as a send reads them."""
+
+    def destinations(self, partner_id: str) -> DestinationRules: ...
+
+    def message_rates(self, partner_id: str) -> Rates: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSendRules:
+    """:class:`SendRules` read through the caches the guard and the conventions use (``ttl_s`` 0: read
+    on every send)."""
+
+    destination_rules: DestinationRulesCache
+    partner_limits: PartnerLimitsCache
+    defaults: SmsSendLimits
+
+    def destinations(self, partner_id: str) -> DestinationRules:
+        return self.destination_rules.rules(partner_id)
+
+    def message_rates(self, partner_id: str) -> Rates:
+        return message_rates(self.defaults, self.partner_limits.stored(partner_id))
+
+
+def send_rules(entities: CountryEntities, defaults: SmsSendLimits, *, ttl_s: float) -> CachedSendRules:
+    return CachedSendRules(
+        DestinationRulesCache(entities, ttl_s=ttl_s), PartnerLimitsCache(entities, ttl_s=ttl_s), defaults
+    )

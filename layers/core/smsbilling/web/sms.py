@@ -34,7 +34,13 @@ from smsbilling.domain.api_scopes import Scope, has_scope
 from smsbilling.domain.entities import ApiKey
 from smsbilling.logic import api_send
 from smsbilling.logic.mo_intake import EntityReader
-from smsbilling.logic.send_limits import MessagesOverLimit, MessagesRateLimited, SendQuota
+from smsbilling.logic.send_limits import (
+    MessagesOverLimit,
+    MessagesRateLimited,
+    SendQuota,
+    SendRules,
+    send_rules,
+)
 from smsbilling.ports import LedgerStore
 from smsbilling.settings import load_settings
 from smsbilling.web.conventions import request_idempotency_key
@@ -53,7 +59,7 @@ class SmsDeps:
     limits: api_send.SendLimits
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     quota: SendQuota | None = None  # per-partner message limits (logic/send_limits.py); None: none
-    rules: api_send.SendRules | None = None  # destinations and message limits; None: read per send
+    rules: SendRules | None = None  # destinations and message limits; None: read per send
 
 
 _override: list[SmsDeps] = []
@@ -77,7 +83,7 @@ def _deployed() -> SmsDeps:
         events=SqsEventPublisher(aws.sqs(), settings.queues),
         limits=api_send.SendLimits(messages=settings.messages, sms=settings.sms, ledger=settings.ledger),
         quota=DynamoSendQuota(client, settings.tables.counters),
-        rules=api_send.send_rules(entities, settings.sms, ttl_s=settings.traffic.rules_cache_s),
+        rules=send_rules(entities, settings.sms, ttl_s=settings.traffic.rules_cache_s),
     )
 
 
