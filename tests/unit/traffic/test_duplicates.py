@@ -26,6 +26,7 @@ from smsbilling.domain.traffic import (
 from smsbilling.logic.duplicates import RULE_ID, Claim, DuplicateControl, fingerprint, normalise_text
 from smsbilling.logic.mt_sending import MtSender
 from smsbilling.logic.traffic_control import DiscardAlerts, TrafficGuard
+from smsbilling.logic.traffic_defaults import LiveTrafficLimits
 from smsbilling.settings import OperatorMtLimits, Settings, TrafficLimits
 from tests.unit.api_send import world as api_world
 from tests.unit.routing import world as mo_world
@@ -222,16 +223,16 @@ def test_deployed_control_follows_the_settings_and_the_admins_overrides() -> Non
     settings = Settings(
         traffic=TrafficLimits(duplicate_window_s=60, duplicate_action="hold", rules_cache_s=0)
     )
-    built = build_duplicate_control(settings, None, entities)  # type: ignore[arg-type]
+    built = build_duplicate_control(settings, None, LiveTrafficLimits(entities, settings.traffic))  # type: ignore[arg-type]
     assert built.name is ControlName.DUPLICATE
     assert built.applies(facts(purpose="api")) and not built.applies(facts(purpose="reply"))
     entities.put(TrafficDefaults(overrides=TrafficOverrides(duplicate_mt_purposes=("api", "reply"))))
     assert built.applies(facts(purpose="reply"))  # the admin's purposes, read live
     entities.put(TrafficDefaults(overrides=TrafficOverrides(duplicate_window_s=0)))
     assert not built.applies(facts(purpose="api"))  # switched off by the admin
-    off = build_duplicate_control(  # type: ignore[arg-type]
-        Settings(traffic=TrafficLimits(duplicate_window_s=0)), None, MemoryEntityStore()
-    )
+    off_settings = Settings(traffic=TrafficLimits(duplicate_window_s=0))
+    off_live = LiveTrafficLimits(MemoryEntityStore(), off_settings.traffic)
+    off = build_duplicate_control(off_settings, None, off_live)  # type: ignore[arg-type]
     assert not off.applies(facts())
     with pytest.raises(ValidationError):
         TrafficLimits.model_validate({"duplicate_action": "drop"})

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from smsbilling.domain.traffic import Action
 from smsbilling.logic.duplicates import Claim, DuplicateControl
-from smsbilling.logic.traffic_defaults import DefaultsReader, LiveTrafficLimits
+from smsbilling.logic.traffic_defaults import LiveTrafficLimits
 from smsbilling.settings import Settings
 
 if TYPE_CHECKING:
@@ -77,14 +77,15 @@ def _claim_from(item: dict[str, Any]) -> Claim:
 
 
 def build_duplicate_control(
-    settings: Settings, client: DynamoDBClient, entities: DefaultsReader
+    settings: Settings, client: DynamoDBClient, live: LiveTrafficLimits
 ) -> DuplicateControl:
-    """The deployed duplicate control (adapters/traffic_guard.py, slot 1): the admin's window and action."""
+    """The deployed duplicate control (adapters/traffic_guard.py, slot 1): the admin's window and
+    action, read through ``live`` (the guard's one reader of the admin's traffic defaults)."""
     limits = settings.traffic
     return DuplicateControl(
         DynamoFingerprintStore(client, settings.tables.counters),
         window_s=limits.duplicate_window_s,
         action=Action(limits.duplicate_action),
         mt_purposes=limits.duplicate_mt_purposes,
-        live=LiveTrafficLimits(entities, limits),
+        live=live,
     )

@@ -361,8 +361,8 @@ _RECENT: Final = _RecentMarkers(size_max=4_096)
 
 
 def build_fraud_limit_control(
-    settings: Settings, client: DynamoDBClient, entities: DynamoEntityStore
+    settings: Settings, client: DynamoDBClient, entities: DynamoEntityStore, live: LiveTrafficLimits
 ) -> FraudLimitControl:
-    """The deployed fraud-limit and MO flood control (adapters/traffic_guard.py, slot 4)."""
-    limits = LiveTrafficLimits(entities, settings.traffic)  # the admin's overrides of the settings
-    return FraudLimitControl(entities, DynamoTrafficCounters(client, settings.tables.counters), limits)
+    """The deployed fraud-limit and MO flood control (adapters/traffic_guard.py, slot 4); ``live``:
+    the admin's overrides of the settings."""
+    return FraudLimitControl(entities, DynamoTrafficCounters(client, settings.tables.counters), live)
