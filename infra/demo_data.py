@@ -34,9 +34,11 @@ from smsbilling.domain.secrets import hash_password, hash_token
 from smsbilling.domain.spam import SpamKind, SpamRule
 from smsbilling.domain.tariff import CommissionScale, NumberTariff, TariffPlan
 from smsbilling.domain.traffic import Action, Window
+from smsbilling.logic.credits import CreditSpender
 from smsbilling.logic.ledger_setup import open_operator, open_partner, open_platform
 from smsbilling.logic.mo_processing import claim_prefix
 from smsbilling.logic.plans import store_plan
+from smsbilling.settings import LedgerLimits
 
 # Local-only demo credentials, printed by `make run`.
 HTTP_LINK_ID = "demo-http"
@@ -53,6 +55,9 @@ OPERATOR_MT_TOKEN = "demo-operator-mt-token"  # noqa: S105 - what the platform s
 # the operator keeps 40 % of the net, the platform 30 % of the rest. Per MO: VAT 0.25, operator 0.50,
 # partner 0.53, platform 0.22.
 DEMO_PRICE_MINOR = 150
+DEMO_CREDITS = 1_000  # prepaid SMS credits of the demo partner, so POST /v1/sms works out of the box
+DEMO_CREDITS_PAYMENT_ID = "demo-credits"  # one top-up, however often the demo is stored:
+DEMO_CREDITS_AT_MS = 1_767_225_600_000  # same id, same time (2026-01-01), so a repeat is the same post
 
 
 def demo_plan(operator_id: str, number: str) -> TariffPlan:
@@ -100,6 +105,7 @@ def build(partner_url: str | None = None, operator_mt_url: str | None = None) ->
         country_code="44",
         currency="GBP",
         default_reply="Unknown request. Text HELP to 4444 for the list of services.",
+        msisdn_prefixes=("447",),  # UK mobiles: where the partner's API sends are routed
     )
     http_link = OperatorLink(
         link_id=HTTP_LINK_ID,
@@ -211,4 +217,10 @@ def load(
         open_platform(ledger, demo.plan.currency)
         open_operator(ledger, demo.operator.operator_id, demo.plan.currency)
         open_partner(ledger, demo.partner.partner_id, demo.plan.currency)
+        CreditSpender(ledger, LedgerLimits()).top_up(
+            demo.partner.partner_id,
+            DEMO_CREDITS_PAYMENT_ID,
+            DEMO_CREDITS,
+            DEMO_CREDITS_AT_MS,
+        )
     return demo

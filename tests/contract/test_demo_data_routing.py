@@ -13,7 +13,11 @@ from smsbilling.adapters.dynamodb_ledger import DynamoDbLedgerStore
 from smsbilling.adapters.dynamodb_reassembly import DynamoReassemblyStore
 from smsbilling.adapters.dynamodb_tally import DynamoTallyStore
 from smsbilling.adapters.sqs_events import MemoryEventPublisher
+from smsbilling.domain import accounts
+from smsbilling.domain.accounts import Book
+from smsbilling.domain.entities import Operator
 from smsbilling.domain.inbound import InboundMo, MoState
+from smsbilling.domain.mt_encoding import operator_for
 from smsbilling.logic.charging import Charger
 from smsbilling.logic.mo_intake import accept_mo
 from smsbilling.logic.mo_processing import MoProcessor
@@ -53,3 +57,19 @@ def test_demo_mo_is_routed_to_the_demo_service_and_charged(dynamodb_local_client
     assert decided.state is MoState.ROUTED, decided.reason
     assert (decided.service_id, decided.charged_amount, decided.currency) == ("demo-service", 150, "GBP")
     assert [command.message_id for command, _ in events.delivery] == [decided.message_id]
+
+
+def test_the_demo_partner_can_send_from_its_prepaid_credits_once_however_often_stored(
+    dynamodb_local_client,  # type: ignore[no-untyped-def]
+) -> None:
+    client = dynamodb_local_client
+    entities_table, ledger_table = fresh_table(client, "entities"), fresh_table(client, "ledger")
+    demo = demo_data.load(client, entities_table, ledger_table=ledger_table)
+    demo_data.load(client, entities_table, ledger_table=ledger_table)  # `make run` again: no second top-up
+
+    ledger = DynamoDbLedgerStore(ledger_table, client)
+    credits = ledger.balance(accounts.partner(demo.partner.partner_id, Book.CREDITS))
+    assert credits.headroom == demo_data.DEMO_CREDITS
+    # the partner API routes a UK mobile to the demo operator (POST /v1/sms needs an operator)
+    operator = DynamoEntityStore(client, entities_table).get(Operator, demo.operator.operator_id)
+    assert operator is not None and operator_for("447700900555", [operator]) == operator.operator_id

@@ -62,6 +62,16 @@ def test_run_local_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None
         assert lines[4].endswith("reply MT delivered: 'Thank you! We got: abc 1' to 447700900123")
         assert "partner demo-partner earned: " in lines[5]
 
+        # The demo partner sends from its prepaid credits through the partner API.
+        sent = httpx.post(
+            f"{info['api_base']}/v1/sms",
+            json={"service_id": "demo-service", "destination": "+447700900555", "text": "Hello"},
+            headers={"Authorization": f"Bearer {demo_data.PARTNER_API_KEY}"},
+            timeout=30,
+        )
+        assert sent.status_code == 202, sent.text
+        assert sent.json()["credits"] == 1
+
         host, port = info["bridge"]["smpp"].split(":")
         client = smpplib.client.Client(host, int(port), timeout=10)
         client.connect()
