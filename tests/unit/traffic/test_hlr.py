@@ -38,8 +38,10 @@ from smsbilling.domain.traffic import (
     MessageFacts,
     PartnerTrafficSettings,
 )
+from smsbilling.logic.countries import CountryControl, DestinationRulesCache
 from smsbilling.logic.hlr import HlrControl, HlrResult, HlrStatus
 from smsbilling.logic.traffic_control import TrafficGuard
+from smsbilling.logic.traffic_defaults import PartnerSettingsCache
 from smsbilling.settings import Settings, TrafficLimits
 from tests.unit.mt import world as mt_world
 
@@ -542,3 +544,25 @@ def test_nobody_listening_is_a_provider_failure() -> None:
         port = closed.server_address[1]
     result = provider(f"http://127.0.0.1:{port}/hlr").lookup("447700900123")
     assert result == HlrResult.failed("provider: connection failed")
+
+
+def test_the_country_and_hlr_controls_share_one_read_of_a_partners_settings() -> None:
+    entities = MemoryEntityStore()
+    entities.put(PartnerTrafficSettings(partner_id="p1", hlr_check=True, allowed_countries=("44",)))
+    reads: list[str] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(entities, name)
+
+        def get(self, model: type[Any], entity_id: str) -> Any:
+            reads.append(model.__name__)
+            return entities.get(model, entity_id)
+
+    partners = PartnerSettingsCache(Counting(), ttl_s=60)
+    countries = CountryControl(DestinationRulesCache(Counting(), ttl_s=60, partners=partners))
+    hlr = HlrControl(None, MemoryHlrCache(), Counting(), TrafficLimits(), partners=partners)
+    for _ in range(3):
+        assert countries.check(mt()).findings == ()  # a UK number, allowed
+        assert [f.rule_id for f in hlr.check(mt()).findings] == ["not_configured"]  # the switch is on
+    assert reads.count("PartnerTrafficSettings") == 1

@@ -26,6 +26,7 @@ from smsbilling.adapters.dynamodb_hlr_cache import DynamoHlrCache
 from smsbilling.adapters.http_hlr import HttpHlrProvider
 from smsbilling.adapters.simulated_hlr import SimulatedHlrProvider
 from smsbilling.logic.hlr import EntityReader, HlrControl, HlrProvider
+from smsbilling.logic.traffic_defaults import PartnerSettingsCache
 from smsbilling.settings import Settings
 
 if TYPE_CHECKING:
@@ -50,10 +51,17 @@ def select_provider(settings: Settings) -> HlrProvider | None:
     return None
 
 
-def build_hlr_control(settings: Settings, client: DynamoDBClient, entities: EntityReader) -> HlrControl:
+def build_hlr_control(
+    settings: Settings,
+    client: DynamoDBClient,
+    entities: EntityReader,
+    partners: PartnerSettingsCache | None = None,
+) -> HlrControl:
+    """``partners``: the partners' settings as the guard caches them (None: a cache of its own)."""
     return HlrControl(
         select_provider(settings),
         DynamoHlrCache(client, settings.tables.counters),
         entities,
         settings.traffic,
+        partners=partners,
     )

@@ -18,7 +18,7 @@ from smsbilling.adapters.traffic_metrics import MetricsSink, record_verdict
 from smsbilling.logic.countries import CountryControl, DestinationRulesCache
 from smsbilling.logic.spam import SpamControl
 from smsbilling.logic.traffic_control import TrafficControl, TrafficGuard
-from smsbilling.logic.traffic_defaults import LiveTrafficLimits
+from smsbilling.logic.traffic_defaults import LiveTrafficLimits, PartnerSettingsCache
 from smsbilling.settings import Settings
 
 if TYPE_CHECKING:
@@ -31,10 +31,12 @@ def build_guard(
     """The MO and MT processors' guard; ``metrics`` counts its verdicts (adapters/traffic_metrics.py)."""
     controls: list[TrafficControl] = []
     live = LiveTrafficLimits(entities, settings.traffic)  # the admin's traffic defaults, one cache
+    partners = PartnerSettingsCache(entities, settings.traffic.rules_cache_s)  # each partner's, one cache
     # 1. duplicates
     controls.append(build_duplicate_control(settings, client, live))
     # 2. allowed countries and premium ranges
-    controls.append(CountryControl(DestinationRulesCache(entities, ttl_s=settings.traffic.rules_cache_s)))
+    rules = DestinationRulesCache(entities, ttl_s=settings.traffic.rules_cache_s, partners=partners)
+    controls.append(CountryControl(rules))
     # 3. anti-spam
     controls.append(SpamControl.from_settings(entities, settings.traffic))
     # 4. subscriber flood and fraud limits
@@ -42,7 +44,7 @@ def build_guard(
     # 5. risk score
     controls.append(build_risk_control(settings, client, entities))
     # 6. HLR (paid: last)
-    controls.append(build_hlr_control(settings, client, entities))
+    controls.append(build_hlr_control(settings, client, entities, partners))
     return TrafficGuard(
         controls=controls,
         alerts=deployed_alert_sink(settings, client),  # ALERT# records; new ones logged and sent to SNS

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 from smsbilling.domain.countries import (
@@ -37,13 +37,12 @@ from smsbilling.domain.traffic import (
     Direction,
     Finding,
     MessageFacts,
-    PartnerTrafficSettings,
 )
 from smsbilling.logic.traffic_control import ControlResult
+from smsbilling.logic.traffic_defaults import PartnerSettingsCache
 
 PREMIUM_LISTING: Final = "PREMIUM"
 _PAGE: Final = 500
-_PARTNERS_CACHED_MAX: Final = 10_000
 
 
 class CountryEntities(Protocol):
@@ -94,23 +93,19 @@ class DestinationRulesCache:
     entities: CountryEntities
     ttl_s: float
     clock: Callable[[], float] = time.monotonic
+    partners: PartnerSettingsCache | None = None  # None: one of its own (the guard shares one)
     _platform: tuple[float, list[Operator], tuple[PremiumRange, ...]] | None = None
-    _partners: dict[str, tuple[float, PartnerTrafficSettings | None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.partners is None:
+            self.partners = PartnerSettingsCache(self.entities, self.ttl_s, self.clock)
 
     def rules(self, partner_id: str | None) -> DestinationRules:
         now = self.clock()
         if self._platform is None or now - self._platform[0] >= self.ttl_s:
             self._platform = (now, self.entities.operators(), premium_ranges(self.entities))
         _, operators, premium = self._platform
-        settings: PartnerTrafficSettings | None = None
-        if partner_id is not None:
-            cached = self._partners.get(partner_id)
-            if cached is None or now - cached[0] >= self.ttl_s:
-                if len(self._partners) >= _PARTNERS_CACHED_MAX:
-                    self._partners.clear()
-                cached = (now, self.entities.get(PartnerTrafficSettings, partner_id))
-                self._partners[partner_id] = cached
-            settings = cached[1]
+        settings = None if partner_id is None or self.partners is None else self.partners.get(partner_id)
         return DestinationRules(
             countries=allowed_countries(settings, operators),
             premium=premium,

@@ -49,9 +49,9 @@ from smsbilling.domain.traffic import (
     Direction,
     Finding,
     MessageFacts,
-    PartnerTrafficSettings,
 )
 from smsbilling.logic.traffic_control import ControlResult
+from smsbilling.logic.traffic_defaults import PartnerSettingsCache
 from smsbilling.settings import TrafficLimits
 
 logger = logging.getLogger(__name__)
@@ -148,15 +148,16 @@ class HlrControl:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        partners: PartnerSettingsCache | None = None,
     ) -> None:
+        """``partners``: the partners' settings (the guard shares one cache); None: one of its own."""
         self._provider = provider
         self._cache = cache
-        self._entities = entities
         self._limits = limits
         self._clock = clock
         self._wall_clock = wall_clock
         self._skip = frozenset(limits.hlr_skip_purposes)
-        self._switches: dict[str, tuple[float, bool]] = {}
+        self._partners = partners or PartnerSettingsCache(entities, limits.rules_cache_s, clock)
         self._lock = threading.Lock()
         self._failures_in_row = 0
         self._paused_until = 0.0
@@ -184,14 +185,8 @@ class HlrControl:
         return ControlResult()
 
     def _switched_on(self, partner_id: str) -> bool:
-        now = self._clock()
-        cached = self._switches.get(partner_id)
-        if cached is not None and now - cached[0] < self._limits.rules_cache_s:
-            return cached[1]
-        stored = self._entities.get(PartnerTrafficSettings, partner_id)
-        on = stored is not None and stored.hlr_check
-        self._switches[partner_id] = (now, on)
-        return on
+        stored = self._partners.get(partner_id)
+        return stored is not None and stored.hlr_check
 
     def _answer(self, provider: HlrProvider, msisdn: str) -> HlrResult:
         now_s = int(self._wall_clock())
