@@ -339,8 +339,9 @@ class CreditReservations:
     The pending twin of :meth:`smsbilling.logic.credits.CreditSpender.charge_sms`: a message's
     credits are held on one block (constrained >= 0, so a hold can never overdraw it) until its MT
     ends. A block short of credits is refilled from the main balance (one write to the partner's
-    hot item per block, not per message), by at least what the rest of the request needs; when the
-    main balance cannot refill it, the other blocks are tried, so the last credits can be spent.
+    hot item per block, not per message), by at least what the rest of the request needs. Then its
+    own block is tried again (a concurrent request may have refilled it instead) and the others
+    after it, so the last credits can be spent.
     """
 
     def __init__(self, ledger: LedgerStore, partner_id: str, *, slots: int, block: LedgerLimits) -> None:
@@ -364,14 +365,14 @@ class CreditReservations:
         except InsufficientFunds as error:
             if error.account != acc.credit_block(self._partner, slot):
                 raise
-        if self._refill(slot, message_id, credits, max(refill, credits), at_ms):
-            self._hold(slot, message_id, credits, at_ms)
-            return
-        for other in range(self._slots):
-            if other != slot:
-                with contextlib.suppress(InsufficientFunds, AccountNotFound):
-                    self._hold(other, message_id, credits, at_ms, open_block=False)
-                    return
+        self._refill(slot, message_id, credits, max(refill, credits), at_ms)
+        # Whether or not this request refilled its block, a concurrent one may have refilled it (the
+        # main balance moved between our read and our write) or drained it: every block is tried,
+        # its own first.
+        for other in (slot, *(s for s in range(self._slots) if s != slot)):
+            with contextlib.suppress(InsufficientFunds, AccountNotFound):
+                self._hold(other, message_id, credits, at_ms, open_block=False)
+                return
         raise InsufficientFunds(acc.partner(self._partner, Book.CREDITS))
 
     def release(self, message_id: str) -> None:
@@ -414,23 +415,20 @@ class CreditReservations:
             self._ledger.open_account(AccountSpec(acc.credit_block(self._partner, open_slot), CREDITS))
             self._ledger.post(transfer)
 
-    def _refill(self, slot: int, message_id: str, needed: int, wanted: int, at_ms: int) -> bool:
-        """Move a block from the main balance into the slot; False if the main cannot cover ``needed``."""
+    def _refill(self, slot: int, message_id: str, needed: int, wanted: int, at_ms: int) -> None:
+        """Move a block from the main balance into the slot, if the main can cover ``needed``."""
         try:
             main = self._ledger.balance(acc.partner(self._partner, Book.CREDITS)).headroom
         except AccountNotFound:
-            return False
+            return
         size = min(max(self._block_size, wanted), main)
         if size < needed:
-            return False
+            return
         key = f"{self._partner}|{slot}|{message_id}"
         transfer = postings.block_reserve(self._partner, slot, key, size, at_ms)
         if transfer is None:  # pragma: no cover - size >= needed > 0
-            return False
-        try:
+            return
+        # TransferConflict: this message refilled the block before (a retry); its credits are there
+        # or spent. InsufficientFunds: another request took the main balance since the read.
+        with contextlib.suppress(TransferConflict, InsufficientFunds):
             self._ledger.post(transfer)
-        except TransferConflict:
-            pass  # this message refilled the block before (a retry); its credits are there or spent
-        except InsufficientFunds:
-            return False  # another request took the main balance between the read and the write
-        return True

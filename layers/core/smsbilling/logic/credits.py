@@ -54,12 +54,12 @@ class CreditSpender:
         except InsufficientFunds as exc:
             if exc.account != acc.credit_block(partner_id, slot):
                 raise
-        if self._refill(partner_id, slot, f"{partner_id}|{slot}|{message_id}", credits, at_ms):
-            return self._charge_from(partner_id, slot, message_id, credits, at_ms)
-        for other in range(self._limits.credit_block_slots_max):
-            if other != slot:
-                with contextlib.suppress(InsufficientFunds, AccountNotFound):
-                    return self._charge_from(partner_id, other, message_id, credits, at_ms)
+        self._refill(partner_id, slot, f"{partner_id}|{slot}|{message_id}", credits, at_ms)
+        # A concurrent refill may have filled (or drained) this block since: its own block first.
+        slots = range(self._limits.credit_block_slots_max)
+        for other in (slot, *(s for s in slots if s != slot)):
+            with contextlib.suppress(InsufficientFunds, AccountNotFound):
+                return self._charge_from(partner_id, other, message_id, credits, at_ms)
         raise InsufficientFunds(acc.partner(partner_id, Book.CREDITS))
 
     def _charge_from(
@@ -81,19 +81,16 @@ class CreditSpender:
         transfer = postings.block_release(partner_id, slot, f"{partner_id}|{slot}|{key}", left, at_ms)
         return None if transfer is None else self._store.post(transfer)
 
-    def _refill(self, partner_id: str, slot: int, key: str, needed: int, at_ms: int) -> bool:
-        """Move a block from the main balance into the slot; False if the main cannot cover ``needed``."""
+    def _refill(self, partner_id: str, slot: int, key: str, needed: int, at_ms: int) -> None:
+        """Move a block from the main balance into the slot, if the main can cover ``needed``."""
         main = self._store.balance(acc.partner(partner_id, Book.CREDITS)).headroom
         size = min(max(self._limits.credit_block_size_credits, needed), main)
         if size < needed:
-            return False
-        try:
+            return
+        # TransferConflict: this message triggered a refill before (of a size read at another
+        # moment). InsufficientFunds: another request took the main balance since the read.
+        with contextlib.suppress(TransferConflict, InsufficientFunds):
             self._store.post(_some(postings.block_reserve(partner_id, slot, key, size, at_ms)))
-        except TransferConflict:
-            pass  # this message already triggered a refill (of a size read at another moment)
-        except InsufficientFunds:
-            return False  # another slot took the main balance between the read and the write
-        return True
 
     def _check_slot(self, slot: int) -> None:
         if not 0 <= slot < self._limits.credit_block_slots_max:
