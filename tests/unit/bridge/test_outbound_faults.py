@@ -152,8 +152,9 @@ def test_a_failed_delete_does_not_resubmit_a_part_already_answered() -> None:
         async with operator_rig(sim(), outbound=outbound) as rig:
             await rig.bound()
             rig.send(*(command(i) for i in range(n)))
-            await rig.until(lambda: len(rig.results()) == n)
-            assert len(outbound) == n and rig.side.consumer.stats.delete_failures >= n
+            # each part's delete is tried after its result is published: wait for the deletes
+            await rig.until(lambda: rig.side.consumer.stats.delete_failures >= n)
+            assert len(rig.results()) == n and len(outbound) == n
             outbound.fail_deletes = False
             await rig.until(lambda: len(outbound) == 0, timeout_s=10)
             accepted_once(rig, n)
