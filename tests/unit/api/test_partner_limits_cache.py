@@ -6,7 +6,7 @@ from typing import Any
 
 from smsbilling.adapters.memory_entities import MemoryEntityStore
 from smsbilling.domain.send_limits import PartnerSendLimits, Rates
-from smsbilling.logic import partner_limits
+from smsbilling.logic import entity_cache
 from smsbilling.logic.partner_limits import PartnerLimitsCache
 from smsbilling.settings import ApiLimits
 
@@ -80,7 +80,7 @@ def test_an_unreachable_table_keeps_the_last_limits_read_else_the_defaults() -> 
 
 
 def test_the_cache_is_bounded(monkeypatch: Any) -> None:
-    monkeypatch.setattr(partner_limits, "_PARTNERS_CACHED_MAX", 3)
+    monkeypatch.setattr(entity_cache, "_CACHED_MAX", 3)
     entities, _, cache = make()
     for partner in ("p1", "p2", "p3", "p1"):
         cache.request_rates(partner, DEFAULTS)

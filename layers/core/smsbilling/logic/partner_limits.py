@@ -16,25 +16,13 @@ still counted either way: an unreadable entities table never lifts a partner's l
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Protocol
 
-from smsbilling.domain.entities import Entity
 from smsbilling.domain.send_limits import PartnerSendLimits, Rates, request_rates
+from smsbilling.logic.entity_cache import EntityCache, EntityReader
 from smsbilling.settings import ApiLimits
-
-logger = logging.getLogger(__name__)
-
-_PARTNERS_CACHED_MAX: Final = 10_000
-
-
-class LimitsReader(Protocol):
-    """The entities table as the cache reads it (DynamoEntityStore, MemoryEntityStore)."""
-
-    def get[E: Entity](self, model: type[E], entity_id: str) -> E | None: ...
 
 
 class PartnerRequestLimits(Protocol):
@@ -43,34 +31,15 @@ class PartnerRequestLimits(Protocol):
     def request_rates(self, partner_id: str, defaults: ApiLimits) -> Rates: ...
 
 
-@dataclass
-class PartnerLimitsCache:
-    """Each partner's stored :class:`PartnerSendLimits` (or None), read at most once per ``ttl_s``."""
+class PartnerLimitsCache(EntityCache[PartnerSendLimits]):
+    """Each partner's stored :class:`PartnerSendLimits` (or None), read at most once per ``ttl_s``;
+    an unreadable table serves the last ones read."""
 
-    entities: LimitsReader
-    ttl_s: float
-    clock: Callable[[], float] = time.monotonic
-    _partners: dict[str, tuple[float, PartnerSendLimits | None]] = field(default_factory=dict)
+    def __init__(
+        self, entities: EntityReader, ttl_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__(entities, PartnerSendLimits, ttl_s, clock, keep_on_error=True)
 
     def request_rates(self, partner_id: str, defaults: ApiLimits) -> Rates:
         """The request limits in force for ``partner_id``: its own where stored, else ``defaults``."""
-        return request_rates(defaults, self.stored(partner_id))
-
-    def stored(self, partner_id: str) -> PartnerSendLimits | None:
-        now = self.clock()
-        cached = self._partners.get(partner_id)
-        if cached is not None and now - cached[0] < self.ttl_s:
-            return cached[1]
-        try:
-            found = self.entities.get(PartnerSendLimits, partner_id)
-        except Exception as error:  # the table is unreachable: the last limits read, else the defaults
-            logger.warning(
-                "partner limits not read", extra={"partner_id": partner_id, "error": type(error).__name__}
-            )
-            if cached is None:
-                return None
-            found = cached[1]
-        if len(self._partners) >= _PARTNERS_CACHED_MAX and partner_id not in self._partners:
-            self._partners.clear()
-        self._partners[partner_id] = (now, found)
-        return found
+        return request_rates(defaults, self.get(partner_id))

@@ -127,7 +127,7 @@ class CachedSendRules:
         return self.destination_rules.rules(partner_id)
 
     def message_rates(self, partner_id: str) -> Rates:
-        return message_rates(self.defaults, self.partner_limits.stored(partner_id))
+        return message_rates(self.defaults, self.partner_limits.get(partner_id))
 
 
 def send_rules(entities: CountryEntities, defaults: SmsSendLimits, *, ttl_s: float) -> CachedSendRules:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from smsbilling.domain.entities import Entity
 from smsbilling.domain.traffic import PartnerTrafficSettings, TrafficDefaults, TrafficOverrides
 from smsbilling.logic.admin_common import AdminCall, AdminStore, record
+from smsbilling.logic.entity_cache import EntityCache
 from smsbilling.settings import TrafficLimits
 
 
@@ -57,30 +57,16 @@ def set_overrides(store: AdminStore, call: AdminCall, overrides: TrafficOverride
     return defaults
 
 
-_PARTNERS_CACHED_MAX: Final = 10_000
-
-
-@dataclass
-class PartnerSettingsCache:
+class PartnerSettingsCache(EntityCache[PartnerTrafficSettings]):
     """Each partner's :class:`PartnerTrafficSettings` (or None), read at most once per ``ttl_s``.
 
     The guard keeps one, shared by the controls that read the settings (countries, HLR).
     """
 
-    entities: DefaultsReader
-    ttl_s: float
-    clock: Callable[[], float] = time.monotonic
-    _partners: dict[str, tuple[float, PartnerTrafficSettings | None]] = field(default_factory=dict)
-
-    def get(self, partner_id: str) -> PartnerTrafficSettings | None:
-        now = self.clock()
-        cached = self._partners.get(partner_id)
-        if cached is None or now - cached[0] >= self.ttl_s:
-            if len(self._partners) >= _PARTNERS_CACHED_MAX:
-                self._partners.clear()
-            cached = (now, self.entities.get(PartnerTrafficSettings, partner_id))
-            self._partners[partner_id] = cached
-        return cached[1]
+    def __init__(
+        self, entities: DefaultsReader, ttl_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__(entities, PartnerTrafficSettings, ttl_s, clock)
 
 
 __all__ = ["DefaultsReader", "LiveTrafficLimits", "PartnerSettingsCache", "effective", "set_overrides"]
