@@ -130,7 +130,13 @@ class CachedSendRules:
         return message_rates(self.defaults, self.partner_limits.get(partner_id))
 
 
-def send_rules(entities: CountryEntities, defaults: SmsSendLimits, *, ttl_s: float) -> CachedSendRules:
-    return CachedSendRules(
-        DestinationRulesCache(entities, ttl_s=ttl_s), PartnerLimitsCache(entities, ttl_s=ttl_s), defaults
-    )
+def send_rules(
+    entities: CountryEntities,
+    defaults: SmsSendLimits,
+    *,
+    ttl_s: float,
+    partner_limits: PartnerLimitsCache | None = None,
+) -> CachedSendRules:
+    """``partner_limits``: the function's cache of the partners' limits (None: one of its own)."""
+    limits = PartnerLimitsCache(entities, ttl_s=ttl_s) if partner_limits is None else partner_limits
+    return CachedSendRules(DestinationRulesCache(entities, ttl_s=ttl_s), limits, defaults)

@@ -110,9 +110,17 @@ def deployed_deps() -> ConventionDeps:
         idempotency=DynamoIdempotencyStore(client, settings.tables.idempotency),
         counter=DynamoRateCounter(client, settings.tables.counters),
         limits=settings.api,
-        partner_limits=PartnerLimitsCache(
-            DynamoEntityStore(client, settings.tables.entities), ttl_s=settings.traffic.rules_cache_s
-        ),
+        partner_limits=deployed_partner_limits(),
+    )
+
+
+@cache
+def deployed_partner_limits() -> PartnerLimitsCache:
+    """The partners' stored limits, one cache per function: request limits here, message limits in
+    the send routes (web/sms.py)."""
+    settings = load_settings()
+    return PartnerLimitsCache(
+        DynamoEntityStore(aws.dynamodb(), settings.tables.entities), ttl_s=settings.traffic.rules_cache_s
     )
 
 

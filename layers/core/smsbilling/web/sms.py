@@ -43,7 +43,7 @@ from smsbilling.logic.send_limits import (
 )
 from smsbilling.ports import LedgerStore
 from smsbilling.settings import load_settings
-from smsbilling.web.conventions import request_idempotency_key
+from smsbilling.web.conventions import deployed_partner_limits, request_idempotency_key
 from smsbilling.web.partner_auth import current_key
 from smsbilling.web.problems import ApiProblem
 
@@ -83,7 +83,12 @@ def _deployed() -> SmsDeps:
         events=SqsEventPublisher(aws.sqs(), settings.queues),
         limits=api_send.SendLimits(messages=settings.messages, sms=settings.sms, ledger=settings.ledger),
         quota=DynamoSendQuota(client, settings.tables.counters),
-        rules=send_rules(entities, settings.sms, ttl_s=settings.traffic.rules_cache_s),
+        rules=send_rules(
+            entities,
+            settings.sms,
+            ttl_s=settings.traffic.rules_cache_s,
+            partner_limits=deployed_partner_limits(),  # the one the request limits read
+        ),
     )
 
 
