@@ -157,7 +157,9 @@ class HlrControl:
         self._clock = clock
         self._wall_clock = wall_clock
         self._skip = frozenset(limits.hlr_skip_purposes)
-        self._partners = partners or PartnerSettingsCache(entities, limits.rules_cache_s, clock)
+        self._partners = (
+            PartnerSettingsCache(entities, limits.rules_cache_s, clock) if partners is None else partners
+        )
         self._lock = threading.Lock()
         self._failures_in_row = 0
         self._paused_until = 0.0
